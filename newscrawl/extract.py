@@ -1,0 +1,218 @@
+"""The layered extraction engine: one response in, one :class:`ArticleItem` out.
+
+For every field the layers are asked in order (site rules, JSON-LD, OpenGraph,
+``<meta>``, generic heuristics); the first whose values survive the loader's input
+processors wins, and ``provenance`` records which one. It never touches the network
+or the crawler, so spiders, ``newscrawl parse`` and golden tests share it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any, Protocol
+
+from newscrawl.generic import GenericLayer
+from newscrawl.items import ArticleItem
+from newscrawl.loaders import ArticleLoader, content_hash
+from newscrawl.processors import clean_text, url_key, word_count
+from newscrawl.structured import StructuredData
+
+if TYPE_CHECKING:
+    from scrapy.http import TextResponse
+    from scrapy.statscollectors import StatsCollector
+
+    from newscrawl.sites.base import SiteProfile
+
+logger = logging.getLogger(__name__)
+
+#: Fields filled by the layers, in the order they are extracted.
+LAYERED_FIELDS = (
+    "canonical_url",
+    "language",
+    "title",
+    "summary",
+    "byline",
+    "authors",
+    "published",
+    "modified",
+    "section",
+    "tags",
+    "images",
+    "body",
+    "related",
+    "translations",
+    "story_id",
+)
+DEFAULT_ORDER = ("site", "json-ld", "opengraph", "meta", "generic")
+#: Where a field's most trustworthy structured source is not JSON-LD.
+FIELD_ORDER = {
+    # link[rel=canonical] is the publisher's own statement; og:url is often http://.
+    "canonical_url": ("site", "meta", "json-ld", "opengraph", "generic"),
+    "language": ("site", "meta", "json-ld", "opengraph", "generic"),
+}
+DATE_FIELDS = frozenset({"published", "modified"})
+#: Layers whose lead text is shown on the page, so it opens ``body``.
+VISIBLE_LAYERS = frozenset({"site", "generic"})
+
+
+class Layer(Protocol):
+    """Anything that gives raw values for a field name."""
+
+    def values(self, field: str) -> list[Any]: ...
+
+
+class _Structured:
+    def __init__(self, data: StructuredData, kind: str) -> None:
+        self.data = data
+        self.kind = kind
+
+    def values(self, field: str) -> list[Any]:
+        if self.kind == "json-ld":
+            return self.data.ld(field)
+        if self.kind == "opengraph":
+            return self.data.og(field)
+        return self.data.plain_meta(field)
+
+
+def utc_now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def extract_article(
+    response: TextResponse,
+    *,
+    profile: type[SiteProfile] | None = None,
+    site: str | None = None,
+    stats: StatsCollector | None = None,
+    fetched_at: str | None = None,
+) -> ArticleItem:
+    """Extract one article from ``response`` with the layers in order."""
+    loader = ArticleLoader(response=response, stats=stats, base_url=response.url)
+    structured = StructuredData(loader.selector)
+    layers: dict[str, Layer] = {
+        "json-ld": _Structured(structured, "json-ld"),
+        "opengraph": _Structured(structured, "opengraph"),
+        "meta": _Structured(structured, "meta"),
+        "generic": GenericLayer(loader.selector, response.text, response.url),
+    }
+    site_name = "site"
+    if profile is not None:
+        layers["site"] = profile(loader)
+        site_name = profile.name()
+
+    provenance: dict[str, str] = {}
+    for field in LAYERED_FIELDS:
+        provenance[field] = _fill(loader, field, layers, site_name, response.url, stats)
+
+    if structured.broken_json_ld and stats is not None:
+        stats.inc_value("newscrawl/extract/broken_json_ld", structured.broken_json_ld)
+    if not loader.get_collected_values("language"):
+        header = response.headers.get(b"Content-Language")
+        if header:
+            loader.add_value("language", header.decode("latin-1").split(",")[0])
+            if loader.get_collected_values("language"):
+                provenance["language"] = "http-header"
+
+    item: ArticleItem = loader.load_item()
+    item.url = response.url
+    item.site = site or (profile.key if profile else _host_site(response.url))
+    item.fetched_at = fetched_at or utc_now()
+    _finish(item, provenance, site_name)
+    item.provenance = {k: v for k, v in provenance.items() if v}
+    return item
+
+
+def _fill(
+    loader: ArticleLoader,
+    field: str,
+    layers: dict[str, Layer],
+    site_name: str,
+    url: str,
+    stats: StatsCollector | None,
+) -> str:
+    had_raw = False
+    for name in FIELD_ORDER.get(field, DEFAULT_ORDER):
+        layer = layers.get(name)
+        if layer is None:
+            continue
+        try:
+            raw = layer.values(field)
+            if raw:
+                had_raw = True
+                loader.add_value(field, raw)
+        except Exception:
+            # One broken rule must not cost the other fields of the item.
+            logger.exception("Layer %s failed on field %s of %s", name, field, url)
+            if stats is not None:
+                stats.inc_value(f"newscrawl/extract/error/{name}")
+            continue
+        if loader.get_collected_values(field):
+            layer_name = site_name if name == "site" else name
+            if stats is not None:
+                stats.inc_value(f"newscrawl/extract/{field}/{name}")
+            return layer_name
+    if stats is not None:
+        stats.inc_value(f"newscrawl/extract/{field}/missing")
+    if had_raw and field in DATE_FIELDS:
+        return "unparseable"
+    return "missing"
+
+
+def _host_site(url: str) -> str:
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    host = urlsplit(url).hostname or ""
+    return host.removeprefix("www.")
+
+
+def _finish(item: ArticleItem, provenance: dict[str, str], site_name: str) -> None:
+    """Derived fields: lead-first body, self-links dropped, counts and hash."""
+    own = {url_key(item.url or "")}
+    if item.canonical_url:
+        own.add(url_key(item.canonical_url))
+    item.related = [r for r in item.related if url_key(r["url"]) not in own]
+    item.translations = {
+        lang: u for lang, u in item.translations.items() if url_key(u) not in own
+    }
+    summary_layer = provenance.get("summary", "")
+    shown = summary_layer == site_name or summary_layer in VISIBLE_LAYERS
+    if item.body and item.summary and shown:
+        first = item.body.split("\n\n", 1)[0]
+        if clean_text(first) != clean_text(item.summary):
+            item.body = f"{item.summary}\n\n{item.body}"
+    item.word_count = word_count(item.body) if item.body else None
+    if item.title or item.body:
+        item.content_hash = content_hash(item.title, item.body)
+
+
+def extract(
+    response: TextResponse,
+    *,
+    site: str | None = None,
+    stats: StatsCollector | None = None,
+    fetched_at: str | None = None,
+) -> ArticleItem:
+    """Extract with the profile of ``site`` (or of the URL's domain), if any.
+
+    The profile version is chosen by the fetch date and checked against the markup;
+    a page whose markup contradicts its date is counted under
+    ``newscrawl/parser/version_override``.
+    """
+    from newscrawl.sites import choose_version, get_versions, site_for_url  # noqa: PLC0415
+
+    key = site or site_for_url(response.url)
+    profile = None
+    if key is not None:
+        fetched_at = fetched_at or utc_now()
+        fetched_on = dt.datetime.fromisoformat(fetched_at).date()
+        profile, overridden = choose_version(
+            get_versions(key), response.selector, fetched_on
+        )
+        if overridden and stats is not None:
+            stats.inc_value("newscrawl/parser/version_override")
+        if stats is not None:
+            stats.inc_value(f"newscrawl/parser/{profile.name()}")
+    return extract_article(
+        response, profile=profile, site=key, stats=stats, fetched_at=fetched_at
+    )

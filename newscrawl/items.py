@@ -1,0 +1,71 @@
+"""The article item: the JSONL output contract, one field per documented key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Bumped on any change of field names, types or meaning (see the JSON Schema).
+SCHEMA_VERSION = "1.0"
+
+
+@dataclass
+class ArticleItem:
+    """One news article, as written to a JSONL line.
+
+    Every field is documented in ``README.md`` and pinned by
+    ``newscrawl/schema/article.schema.json``.
+    """
+
+    #: URL the page was fetched from (after redirects).
+    url: str | None = None
+    #: The page's canonical URL (``link[rel=canonical]``), tracking parameters removed.
+    canonical_url: str | None = None
+    #: Site key: the profile's key (``euronews``) or the host without ``www.``.
+    site: str | None = None
+    #: BCP 47 primary language subtag (``en``, ``fr``, ``el``, ``fa``, ``ar``).
+    language: str | None = None
+    #: The headline, without prefix labels ("Euroviews.") or the site name.
+    title: str | None = None
+    #: Lead or standfirst shown above the body.
+    summary: str | None = None
+    #: Raw byline text as shown ("By Euronews with AP").
+    byline: str | None = None
+    #: Author names as the byline gives them (people, or the outlet).
+    authors: list[str] = field(default_factory=list)
+    #: First publication time, ISO 8601 with the page's UTC offset.
+    published: str | None = None
+    #: Last modification time, ISO 8601 with the page's UTC offset.
+    modified: str | None = None
+    #: Section (Euronews "vertical": news, my-europe, culture, green, ...).
+    section: str | None = None
+    #: Topic keywords.
+    tags: list[str] = field(default_factory=list)
+    #: ``{url, caption, credit}`` dicts, the main image first.
+    images: list[dict[str, str | None]] = field(default_factory=list)
+    #: Lead, then paragraphs and subheadings, joined by blank lines.
+    body: str | None = None
+    #: Number of ``\w+`` words in ``body``.
+    word_count: int | None = None
+    #: ``{url, title}`` dicts from the "You might also like" box.
+    related: list[dict[str, str | None]] = field(default_factory=list)
+    #: Language -> URL of the same article in another edition.
+    translations: dict[str, str] = field(default_factory=dict)
+    #: Key shared by all language versions of one story (Euronews ``eventId``).
+    story_id: str | None = None
+    #: When the page was fetched, ISO 8601 UTC.
+    fetched_at: str | None = None
+    #: SHA-256 of the normalised title and body: equal text, equal hash.
+    content_hash: str | None = None
+    #: Field -> the extraction layer that filled it (or why it is empty).
+    provenance: dict[str, str] = field(default_factory=dict)
+    #: Version of this contract.
+    schema_version: str = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the item as a plain dict in field order."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+#: Field names in output order.
+FIELDS: tuple[str, ...] = tuple(ArticleItem.__dataclass_fields__)
