@@ -11,12 +11,15 @@ import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from newscrawl.processors import word_count
 from newscrawl.sites.base import node_text
 
 if TYPE_CHECKING:
     from parsel import Selector
 
 _TITLE_SEPARATORS = re.compile(r"\s+[|\-–—:·»]\s+")
+#: Below this, what trafilatura finds is page furniture ("By Euronews"), not a body.
+MIN_BODY_WORDS = 20
 
 
 class GenericLayer:
@@ -87,6 +90,6 @@ class GenericLayer:
 
     def _body(self) -> list[str]:
         text = self._main_text
-        if not text:
+        if not text or word_count(text) < MIN_BODY_WORDS:
             return []
         return [p for p in text.split("\n") if p.strip()]

@@ -1,0 +1,81 @@
+"""Item pipelines: validate the contract, then drop duplicates within a run.
+
+Both count every drop under ``newscrawl/dropped/<reason>``; the log formatter
+(:mod:`newscrawl.logformatter`) logs each drop once, with URL and reason.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Self
+
+from itemadapter import ItemAdapter
+from scrapy.exceptions import DropItem
+
+from newscrawl.processors import url_key
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+
+class ArticleDropped(DropItem):
+    """An article that must not be exported, with a machine-readable reason."""
+
+    def __init__(self, reason: str, url: str | None, detail: str = "") -> None:
+        self.reason = reason
+        self.url = url
+        super().__init__(f"{reason}: {url}{f' ({detail})' if detail else ''}")
+
+
+class _CountingPipeline:
+    def __init__(self, stats: StatsCollector) -> None:
+        self.stats = stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        return cls(crawler.stats)
+
+    def drop(self, reason: str, url: str | None, detail: str = "") -> ArticleDropped:
+        self.stats.inc_value(f"newscrawl/dropped/{reason}")
+        return ArticleDropped(reason, url, detail)
+
+
+class ValidateArticlePipeline(_CountingPipeline):
+    """Drop items without the required ``url``, ``title`` and ``body``."""
+
+    REQUIRED = ("url", "title", "body")
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        for field in self.REQUIRED:
+            if not adapter.get(field):
+                raise self.drop(f"missing_{field}", adapter.get("url"))
+        return item
+
+
+class DedupPipeline(_CountingPipeline):
+    """Drop a second article with the same canonical URL or the same content hash.
+
+    The URL key ignores scheme, tracking parameters and a trailing slash, so
+    ``http://x/a?utm_source=y`` and ``https://x/a/`` are one article.
+    """
+
+    def __init__(self, stats: StatsCollector) -> None:
+        super().__init__(stats)
+        self.seen_urls: set[str] = set()
+        self.seen_hashes: set[str] = set()
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        url = adapter.get("url")
+        keys = {url_key(u) for u in (adapter.get("canonical_url"), url) if u}
+        if keys & self.seen_urls:
+            raise self.drop("duplicate_url", url)
+        digest = adapter.get("content_hash")
+        if digest and digest in self.seen_hashes:
+            raise self.drop("duplicate_content", url)
+        self.seen_urls |= keys
+        if digest:
+            self.seen_hashes.add(digest)
+        return item

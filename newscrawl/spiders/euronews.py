@@ -1,0 +1,139 @@
+"""The ``euronews`` spider: edition front pages or given URLs, then related links.
+
+It only routes requests: extraction lives in :mod:`newscrawl.extract`. Start points
+are ``-a url=`` / ``-a urls_file=`` (articles, or listing pages whose article links
+are crawled) or else the front page of each edition in ``-a editions=``. From every
+article it follows the "You might also like" links to ``-a related_depth`` hops,
+only to article URLs on an allowed host.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import TextResponse
+
+from newscrawl.extract import extract, utc_now
+from newscrawl.params import EuronewsParams
+from newscrawl.processors import absolute_url
+from newscrawl.sites.euronews import EDITIONS, V1, is_article_url
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterator
+
+    from twisted.python.failure import Failure
+
+#: Request meta key: hops taken through related links from a start article.
+HOPS = "newscrawl_related_hops"
+
+
+class EuronewsSpider(scrapy.Spider):
+    """Crawl Euronews articles in every language edition."""
+
+    name = "euronews"
+    site = "euronews"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        spider_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        # Validate first: a bad argument must stop the run before any request.
+        self.params = EuronewsParams.from_spider_kwargs(**spider_kwargs)
+        super().__init__(*args, **{k: v for k, v in kwargs.items() if k.startswith("_")})
+        self.allowed_hosts = self._allowed_hosts()
+        self.allowed_domains = sorted(
+            {*V1.domains, *(h for h in self.allowed_hosts if not h.endswith(V1.domains))}
+        )
+
+    def _allowed_hosts(self) -> frozenset[str]:
+        # Hosts of explicit start URLs are allowed too: that is how the offline
+        # demo and the tests crawl a local copy of the site on 127.0.0.1.
+        hosts = {urlsplit(u).hostname or "" for u in self.params.urls}
+        return frozenset(h for h in hosts if h)
+
+    def is_allowed(self, url: str) -> bool:
+        host = urlsplit(url).hostname or ""
+        if host in self.allowed_hosts:
+            return True
+        return any(host == d or host.endswith(f".{d}") for d in V1.domains)
+
+    def start_urls_(self) -> list[str]:
+        if self.params.urls:
+            return list(self.params.urls)
+        return [f"https://{EDITIONS[code]}/" for code in self.params.editions]
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.start_urls_():
+            # dont_filter stays False: a start page reached again through a related
+            # link must not be fetched twice.
+            if is_article_url(url):
+                yield scrapy.Request(
+                    url, callback=self.parse_article, errback=self.on_error,
+                    meta={HOPS: 0},
+                )
+            else:
+                yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+
+    def _count(self, key: str, value: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newscrawl/{key}", value)
+
+    def parse_listing(self, response: scrapy.http.Response) -> Iterator[Any]:
+        """A front or section page: crawl the article links it lists."""
+        if not isinstance(response, TextResponse):
+            self._count("skipped/not_text")
+            return
+        self._count("pages/listing")
+        for href in response.css("a::attr(href)").getall():
+            url = absolute_url(href, response.url)
+            if url is None or not self._follow_ok(url, "listing"):
+                continue
+            yield scrapy.Request(
+                url, callback=self.parse_article, errback=self.on_error, meta={HOPS: 0}
+            )
+
+    def _follow_ok(self, url: str, source: str) -> bool:
+        if not self.is_allowed(url):
+            self._count(f"links/{source}/offsite")
+            return False
+        if not is_article_url(url):
+            self._count(f"links/{source}/not_article")
+            return False
+        return True
+
+    def parse_article(self, response: scrapy.http.Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            self._count("skipped/not_text")
+            self.logger.warning("Skipped %s: not a text response", response.url)
+            return
+        item = extract(
+            response, site=self.site, stats=self.crawler.stats, fetched_at=utc_now()
+        )
+        yield item
+        hops = int(response.meta.get(HOPS, 0))
+        if hops >= self.params.related_depth:
+            return
+        for link in item.related:
+            url = link["url"]
+            if url is None or not self._follow_ok(url, "related"):
+                continue
+            yield scrapy.Request(
+                url,
+                callback=self.parse_article,
+                errback=self.on_error,
+                meta={HOPS: hops + 1},
+            )
+
+    def on_error(self, failure: Failure) -> None:
+        """Count and log a failed request by kind (HTTP status or exception)."""
+        from scrapy.spidermiddlewares.httperror import HttpError  # noqa: PLC0415
+
+        request = getattr(failure, "request", None)
+        url = request.url if request is not None else "?"
+        if failure.check(HttpError):
+            status = failure.value.response.status
+            reason = f"http_{status}"
+        else:
+            reason = type(failure.value).__name__
+        self._count(f"request_failed/{reason}")
+        self.logger.warning("Request failed (%s): %s", reason, url)
