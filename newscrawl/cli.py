@@ -50,16 +50,15 @@ def run_demo(output_dir: Path, related_depth: int = 2) -> dict[str, Any]:
     )
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(EuronewsSpider)
-    process.crawl(
-        crawler, url=f"{base}/,{base}/fr/", related_depth=str(related_depth)
-    )
+    process.crawl(crawler, url=f"{base}/,{base}/fr/", related_depth=str(related_depth))
     try:
         process.start()
     finally:
         server.shutdown()
         server.server_close()
     reports = sorted(
-        (output_dir / "euronews").glob(f"*{REPORT_SUFFIX}"), key=lambda p: p.stat().st_mtime
+        (output_dir / "euronews").glob(f"*{REPORT_SUFFIX}"),
+        key=lambda p: p.stat().st_mtime,
     )
     if not reports:
         return {}
@@ -75,8 +74,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for feed in report["feeds"]:
         print(f"wrote {feed['items']} articles to {feed['path']}")
     print(
-        f"dropped: {report['dropped'] or 'none'}; failed requests: "
-        f"{report['request_failed'] or 'none'}; finish reason: {report['finish_reason']}"
+        f"dropped: {report['dropped'] or 'none'}; "
+        f"failed requests: {report['request_failed'] or 'none'}; "
+        f"finish reason: {report['finish_reason']}"
     )
     return 0 if report.get("finish_reason") == "finished" else 1
 

@@ -26,11 +26,14 @@ REPORT_SUFFIX = ".report.json"
 
 
 def _group(stats: dict[str, Any], prefix: str) -> dict[str, Any]:
-    return {k[len(prefix) :]: v for k, v in sorted(stats.items()) if k.startswith(prefix)}
+    return {
+        k[len(prefix) :]: v for k, v in sorted(stats.items()) if k.startswith(prefix)
+    }
 
 
 def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str, Any]:
     """The report's content from a crawl's stats and its stored feeds."""
+
     def iso(value: Any) -> Any:
         return value.isoformat() if hasattr(value, "isoformat") else value
 
@@ -62,7 +65,7 @@ def write_json_atomic(path: Path, data: Any) -> None:
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, sort_keys=False)
         fh.write("\n")
-    os.replace(tmp, path)
+    Path(tmp).replace(path)
 
 
 class CrawlReport:
@@ -83,7 +86,9 @@ class CrawlReport:
 
     def feed_slot_closed(self, slot: FeedSlot) -> None:
         if isinstance(slot.storage, AtomicFileFeedStorage):
-            self.feeds.append({"path": str(slot.storage.final_path), "items": slot.itemcount})
+            self.feeds.append(
+                {"path": str(slot.storage.final_path), "items": slot.itemcount}
+            )
 
     def feed_exporter_closed(self) -> None:
         assert self.crawler.stats is not None

@@ -13,7 +13,6 @@ import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
 from newscrawl.generic import GenericLayer
-from newscrawl.items import ArticleItem
 from newscrawl.loaders import ArticleLoader, content_hash
 from newscrawl.processors import clean_text, url_key, word_count
 from newscrawl.structured import StructuredData
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from scrapy.http import TextResponse
     from scrapy.statscollectors import StatsCollector
 
+    from newscrawl.items import ArticleItem
     from newscrawl.sites.base import SiteProfile
 
 logger = logging.getLogger(__name__)
@@ -89,12 +89,13 @@ def extract_article(
 ) -> ArticleItem:
     """Extract one article from ``response`` with the layers in order."""
     loader = ArticleLoader(response=response, stats=stats, base_url=response.url)
-    structured = StructuredData(loader.selector)
+    page = response.selector
+    structured = StructuredData(page)
     layers: dict[str, Layer] = {
         "json-ld": _Structured(structured, "json-ld"),
         "opengraph": _Structured(structured, "opengraph"),
         "meta": _Structured(structured, "meta"),
-        "generic": GenericLayer(loader.selector, response.text, response.url),
+        "generic": GenericLayer(page, response.text, response.url),
     }
     site_name = "site"
     if profile is not None:
@@ -167,11 +168,11 @@ def _host_site(url: str) -> str:
 
 
 def _finish(item: ArticleItem, provenance: dict[str, str], site_name: str) -> None:
-    """Derived fields: lead-first body, self-links dropped, counts and hash."""
+    """Fill derived fields: lead-first body, self-links dropped, counts and hash."""
     own = {url_key(item.url or "")}
     if item.canonical_url:
         own.add(url_key(item.canonical_url))
-    item.related = [r for r in item.related if url_key(r["url"]) not in own]
+    item.related = [r for r in item.related if url_key(r["url"] or "") not in own]
     item.translations = {
         lang: u for lang, u in item.translations.items() if url_key(u) not in own
     }

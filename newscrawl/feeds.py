@@ -23,7 +23,9 @@ PART_SUFFIX = ".part"
 def unique_path(path: Path) -> Path:
     """``path`` or, if taken, ``<stem>-2<suffix>``, ``-3`` ... (runs in one second)."""
     candidate, n = path, 1
-    while candidate.exists() or candidate.with_name(candidate.name + PART_SUFFIX).exists():
+    while (
+        candidate.exists() or candidate.with_name(candidate.name + PART_SUFFIX).exists()
+    ):
         n += 1
         candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
     return candidate
@@ -51,7 +53,7 @@ class AtomicFileFeedStorage(FileFeedStorage):
         os.fsync(file.fileno())
         file.close()
         part = self.final_path.with_name(self.final_path.name + PART_SUFFIX)
-        os.replace(part, self.final_path)
+        part.replace(self.final_path)
         # The rename is durable only once the directory entry is on disk.
         dir_fd = os.open(self.final_path.parent, os.O_RDONLY)
         try:

@@ -28,7 +28,9 @@ def _base(loader_context: dict[str, Any]) -> str:
 
 
 def _url_in(value: Any, loader_context: dict[str, Any]) -> str | None:
-    return absolute_url(value, _base(loader_context)) if isinstance(value, str) else None
+    return (
+        absolute_url(value, _base(loader_context)) if isinstance(value, str) else None
+    )
 
 
 def _date_in(value: Any, loader_context: dict[str, Any]) -> str | None:

@@ -37,7 +37,9 @@ def _urls_file(name: str, value: str) -> list[str]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise ArgumentError(name, f"cannot read {value!r}: {exc.strerror}") from exc
-    urls = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    urls = [
+        ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")
+    ]
     if not urls:
         raise ArgumentError(name, f"{value!r} holds no URL")
     return _urls(name, ",".join(urls))
@@ -61,7 +63,9 @@ def _editions(name: str, value: str) -> tuple[str, ...]:
         code = edition_code(raw)
         if code is None:
             known = ", ".join(EDITIONS)
-            raise ArgumentError(name, f"unknown edition {raw.strip()!r} (known: {known})")
+            raise ArgumentError(
+                name, f"unknown edition {raw.strip()!r} (known: {known})"
+            )
         if code not in codes:
             codes.append(code)
     return tuple(codes)
@@ -84,7 +88,7 @@ class EuronewsParams:
     def from_spider_kwargs(cls, **kwargs: Any) -> EuronewsParams:
         unknown = set(kwargs) - cls.KNOWN
         if unknown:
-            name = sorted(unknown)[0]
+            name = min(unknown)
             raise ArgumentError(
                 name, f"unknown argument (known: {', '.join(sorted(cls.KNOWN))})"
             )
@@ -98,9 +102,13 @@ class EuronewsParams:
         editions = tuple(EDITIONS)
         if kwargs.get("editions") is not None:
             if urls:
-                raise ArgumentError("editions", "give either URLs or editions, not both")
+                raise ArgumentError(
+                    "editions", "give either URLs or editions, not both"
+                )
             editions = _editions("editions", str(kwargs["editions"]))
         depth = 2
         if kwargs.get("related_depth") is not None:
             depth = _int("related_depth", kwargs["related_depth"], 0, 20)
-        return cls(urls=tuple(dict.fromkeys(urls)), editions=editions, related_depth=depth)
+        return cls(
+            urls=tuple(dict.fromkeys(urls)), editions=editions, related_depth=depth
+        )

@@ -12,6 +12,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from newscrawl.processors import url_key
+from newscrawl.schema import validation_errors
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -42,7 +43,10 @@ class _CountingPipeline:
 
 
 class ValidateArticlePipeline(_CountingPipeline):
-    """Drop items without the required ``url``, ``title`` and ``body``."""
+    """Drop items without ``url``, ``title`` or ``body``, or that break the schema.
+
+    Every exported line therefore validates against ``article.schema.json``.
+    """
 
     REQUIRED = ("url", "title", "body")
 
@@ -51,6 +55,9 @@ class ValidateArticlePipeline(_CountingPipeline):
         for field in self.REQUIRED:
             if not adapter.get(field):
                 raise self.drop(f"missing_{field}", adapter.get("url"))
+        errors = validation_errors(adapter.asdict())
+        if errors:
+            raise self.drop("schema_invalid", adapter.get("url"), "; ".join(errors[:3]))
         return item
 
 

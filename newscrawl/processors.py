@@ -78,9 +78,9 @@ TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
 
 
 def clean_text(value: Any) -> str | None:
-    """Collapse all whitespace (incl. no-break spaces), drop zero-width characters.
+    r"""Collapse all whitespace (incl. no-break spaces), drop zero-width characters.
 
-    >>> clean_text("  Hello\\u00a0 \\n world\\u200b ")
+    >>> clean_text("  Hello\u00a0 \n world\u200b ")
     'Hello world'
     >>> clean_text("   ") is None
     True

@@ -37,14 +37,18 @@ class SampleSiteHandler(BaseHTTPRequestHandler):
         candidates = (
             [self.root / "index.html"]
             if not rel
-            else [self.root / rel, self.root / f"{rel}.html", self.root / rel / "index.html"]
+            else [
+                self.root / rel,
+                self.root / f"{rel}.html",
+                self.root / rel / "index.html",
+            ]
         )
         for candidate in candidates:
             if candidate.is_file() and candidate.resolve().is_relative_to(self.root):
                 return candidate
         return None
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         file = self._resolve()
         if file is None:
             body = b"<html><body><h1>404 Not Found</h1></body></html>"
@@ -60,7 +64,7 @@ class SampleSiteHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Stay quiet: the crawler logs every request already."""
 
 

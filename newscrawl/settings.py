@@ -14,6 +14,8 @@ BOT_NAME = "newscrawl"
 
 SPIDER_MODULES = ["newscrawl.spiders"]
 NEWSPIDER_MODULE = "newscrawl.spiders"
+# Our `crawl` validates spider arguments before the crawler starts.
+COMMANDS_MODULE = "newscrawl.commands"
 
 ADDONS: dict[str, int] = {}
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from parsel import Selector
 
 #: schema.org types that describe the article itself.
@@ -240,9 +241,15 @@ class StructuredData:
             case "modified":
                 return self.meta("dateModified", "last-modified", "lastmod")
             case "tags":
-                return [t for kw in self.meta("news_keywords", "keywords") for t in kw.split(",")]
+                return [
+                    t
+                    for kw in self.meta("news_keywords", "keywords")
+                    for t in kw.split(",")
+                ]
             case "canonical_url":
-                return self.selector.xpath("//link[@rel='canonical']/@href").getall()[:1]
+                return self.selector.xpath("//link[@rel='canonical']/@href").getall()[
+                    :1
+                ]
             case "language":
                 return self.selector.xpath("/html/@lang").getall() + self.meta(
                     "language", "content-language", "dc.language"

@@ -6,13 +6,14 @@ domains are rejected at import, as fundus does.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from newscrawl.sites import euronews
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from parsel import Selector
 
     from newscrawl.sites.base import SiteProfile
@@ -33,7 +34,9 @@ def _check_registry() -> None:
                 raise ValueError(f"{version.__name__} is registered under {key!r}")
         for domain in versions[-1].domains:
             if domain in domains:
-                raise ValueError(f"domain {domain!r} in both {domains[domain]!r} and {key!r}")
+                raise ValueError(
+                    f"domain {domain!r} in both {domains[domain]!r} and {key!r}"
+                )
             domains[domain] = key
 
 

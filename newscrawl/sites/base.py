@@ -8,11 +8,11 @@ when a layout ended and is not inherited (each version states its own).
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
+    import datetime as dt
     from collections.abc import Sequence
 
     from parsel import Selector, SelectorList
@@ -99,7 +99,9 @@ class SiteProfile:
         self.loader.track_rule(field, css, found)
         return found
 
-    def first(self, field: str, selectors: Sequence[str], *, page: bool = False) -> SelectorList[Any]:
+    def first(
+        self, field: str, selectors: Sequence[str], *, page: bool = False
+    ) -> SelectorList[Any]:
         """The matches of the first selector in ``selectors`` that matches."""
         for css in selectors:
             found = self.select(field, css, page=page)
@@ -114,7 +116,10 @@ class SiteProfile:
             result: list[Any] = method()
             return result
         selectors: tuple[str, ...] = getattr(self, f"{field}_css", ())
-        return [node_text(n) if not _is_attr(n) else n.get() for n in self.first(field, selectors)]
+        return [
+            node_text(n) if not _is_attr(n) else n.get()
+            for n in self.first(field, selectors)
+        ]
 
 
 def _is_attr(node: Selector) -> bool:

@@ -48,7 +48,9 @@ EDITIONS: dict[str, str] = {
 EDITION_ALIASES = {"www": "en", "gr": "el", "parsi": "fa", "arabic": "ar"}
 
 #: ``/[section/]YYYY/MM/DD/slug``: the only URLs that are articles.
-ARTICLE_PATH = re.compile(r"^/(?:(?P<section>[a-z][a-z0-9-]*)/)?\d{4}/\d{2}/\d{2}/[^/]+/?$")
+ARTICLE_PATH = re.compile(
+    r"^/(?:(?P<section>[a-z][a-z0-9-]*)/)?\d{4}/\d{2}/\d{2}/[^/]+/?$"
+)
 #: First path segments that look like a section but are never articles.
 NON_ARTICLE_SECTIONS = frozenset(
     {
@@ -91,7 +93,7 @@ def is_article_url(url: str) -> bool:
     False
     """
     m = ARTICLE_PATH.match(urlsplit(url).path)
-    return bool(m) and (m.group("section") or "") not in NON_ARTICLE_SECTIONS
+    return m is not None and (m.group("section") or "") not in NON_ARTICLE_SECTIONS
 
 
 def edition_code(value: str) -> str | None:
@@ -149,8 +151,10 @@ class V1(SiteProfile):
     image_copyright_css = ".c-article-image-copyright"
     inline_image_css = (".c-article-content .widget--type-image",)
     body_css = (
-        "div.c-article-content > p, div.c-article-content > h2,"
-        " div.c-article-content > h3",
+        (
+            "div.c-article-content > p, div.c-article-content > h2,"
+            " div.c-article-content > h3"
+        ),
     )
     related_css: tuple[str, ...] = (
         "#adb-article-you-might-also-like .c-article-you-might-also-like__item h3",
@@ -227,37 +231,41 @@ class V1(SiteProfile):
         return [node_text(a) for a in self.first("tags", self.tags_css)]
 
     def extract_images(self) -> list[Any]:
-        images: list[dict[str, Any]] = []
-        for img in self.first("images", self.main_image_css)[:1]:
-            box = self.root.css(".c-article-image-video")
-            caption = "".join(own_text(c) for c in box.css(self.caption_text_css)[:1])
-            credit = " ".join(node_text(c) for c in box.css(self.caption_credit_css)[:1])
-            if not credit:
-                credit = strip_copyright(
-                    " ".join(node_text(c) for c in self.root.css(self.image_copyright_css)[:1])
-                )
-            images.append(
-                {
-                    "url": widest_src(img.attrib.get("srcset")) or img.attrib.get("src"),
-                    "caption": caption or img.attrib.get("alt"),
-                    "credit": credit or None,
-                }
-            )
+        images = [
+            self._main_image(img)
+            for img in self.first("images", self.main_image_css)[:1]
+        ]
         for widget in self.first("images", self.inline_image_css):
             for img in widget.css("img")[:1]:
+                caption = widget.css(".widget__captionText")
+                credit = widget.css(".widget__captionCredit")
+                alt = img.attrib.get("alt")
                 images.append(
                     {
-                        "url": widest_src(img.attrib.get("srcset"))
-                        or img.attrib.get("src"),
-                        "caption": node_text(widget.css(".widget__captionText")[:1][0])
-                        if widget.css(".widget__captionText")
-                        else img.attrib.get("alt"),
-                        "credit": node_text(widget.css(".widget__captionCredit")[0])
-                        if widget.css(".widget__captionCredit")
-                        else None,
+                        "url": self._image_url(img),
+                        "caption": node_text(caption[0]) if caption else alt,
+                        "credit": node_text(credit[0]) if credit else None,
                     }
                 )
         return images
+
+    @staticmethod
+    def _image_url(img: Selector) -> str | None:
+        return widest_src(img.attrib.get("srcset")) or img.attrib.get("src")
+
+    def _main_image(self, img: Selector) -> dict[str, Any]:
+        box = self.root.css(".c-article-image-video")
+        # The caption span also holds the credit in child spans: own text only.
+        caption = "".join(own_text(c) for c in box.css(self.caption_text_css)[:1])
+        credit = " ".join(node_text(c) for c in box.css(self.caption_credit_css)[:1])
+        if not credit:
+            block = self.root.css(self.image_copyright_css)
+            credit = strip_copyright(node_text(block[0])) if block else ""
+        return {
+            "url": self._image_url(img),
+            "caption": caption or img.attrib.get("alt"),
+            "credit": credit or None,
+        }
 
     def extract_body(self) -> list[Any]:
         return [node_text(n) for n in self.first("body", self.body_css)]

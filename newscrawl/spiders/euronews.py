@@ -35,14 +35,26 @@ class EuronewsSpider(scrapy.Spider):
     name = "euronews"
     site = "euronews"
 
+    @staticmethod
+    def check_arguments(**kwargs: Any) -> EuronewsParams:
+        """Validate ``-a`` arguments; raise ``ArgumentError`` naming a bad one."""
+        # Underscore arguments come from tools (scrapyd's _job), not from users.
+        return EuronewsParams.from_spider_kwargs(
+            **{k: v for k, v in kwargs.items() if not k.startswith("_")}
+        )
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        spider_kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
         # Validate first: a bad argument must stop the run before any request.
-        self.params = EuronewsParams.from_spider_kwargs(**spider_kwargs)
-        super().__init__(*args, **{k: v for k, v in kwargs.items() if k.startswith("_")})
+        self.params = self.check_arguments(**kwargs)
+        super().__init__(
+            *args, **{k: v for k, v in kwargs.items() if k.startswith("_")}
+        )
         self.allowed_hosts = self._allowed_hosts()
         self.allowed_domains = sorted(
-            {*V1.domains, *(h for h in self.allowed_hosts if not h.endswith(V1.domains))}
+            {
+                *V1.domains,
+                *(h for h in self.allowed_hosts if not h.endswith(V1.domains)),
+            }
         )
 
     def _allowed_hosts(self) -> frozenset[str]:
@@ -68,18 +80,22 @@ class EuronewsSpider(scrapy.Spider):
             # link must not be fetched twice.
             if is_article_url(url):
                 yield scrapy.Request(
-                    url, callback=self.parse_article, errback=self.on_error,
+                    url,
+                    callback=self.parse_article,
+                    errback=self.on_error,
                     meta={HOPS: 0},
                 )
             else:
-                yield scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+                yield scrapy.Request(
+                    url, callback=self.parse_listing, errback=self.on_error
+                )
 
     def _count(self, key: str, value: int = 1) -> None:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"newscrawl/{key}", value)
 
     def parse_listing(self, response: scrapy.http.Response) -> Iterator[Any]:
-        """A front or section page: crawl the article links it lists."""
+        """Crawl the article links a front or section page lists."""
         if not isinstance(response, TextResponse):
             self._count("skipped/not_text")
             return
@@ -130,9 +146,8 @@ class EuronewsSpider(scrapy.Spider):
 
         request = getattr(failure, "request", None)
         url = request.url if request is not None else "?"
-        if failure.check(HttpError):
-            status = failure.value.response.status
-            reason = f"http_{status}"
+        if isinstance(failure.value, HttpError):
+            reason = f"http_{failure.value.response.status}"
         else:
             reason = type(failure.value).__name__
         self._count(f"request_failed/{reason}")
