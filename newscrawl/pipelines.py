@@ -12,7 +12,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from newscrawl.processors import url_key
-from newscrawl.schema import validation_errors
+from newscrawl.schema import first_error
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -55,9 +55,9 @@ class ValidateArticlePipeline(_CountingPipeline):
         for field in self.REQUIRED:
             if not adapter.get(field):
                 raise self.drop(f"missing_{field}", adapter.get("url"))
-        errors = validation_errors(adapter.asdict())
-        if errors:
-            raise self.drop("schema_invalid", adapter.get("url"), "; ".join(errors[:3]))
+        error = first_error(adapter.asdict())
+        if error:
+            raise self.drop("schema_invalid", adapter.get("url"), error)
         return item
 
 

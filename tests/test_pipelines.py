@@ -201,3 +201,26 @@ def test_cli_sites_lists_euronews(capsys):
     assert (
         "euronews\teuronews.com\tV1 (until 2025-11-24), V1_1" in capsys.readouterr().out
     )
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"published": "yesterday"},
+        {"language": "English"},
+        {"content_hash": "xyz"},
+        {"images": [{"url": "not a url", "caption": None, "credit": None}]},
+        {"translations": {"x-default": "https://a.b/c"}},
+        {"word_count": -1},
+        {"extra_field": 1},
+    ],
+)
+def test_fast_validator_agrees_with_reference_validator(change):
+    from newscrawl.schema import first_error, validation_errors
+
+    item = article(**{k: v for k, v in change.items() if k != "extra_field"}).to_dict()
+    if "extra_field" in change:
+        item["extra_field"] = 1
+    assert (first_error(item) is None) == (validation_errors(item) == [])
+    assert (first_error(item) is None) == (change == {})
