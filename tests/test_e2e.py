@@ -136,33 +136,38 @@ async def test_robots_txt_is_obeyed(robots_server, tmp_path):
     assert crawler.stats.get_value("robotstxt/forbidden") >= 1
 
 
-def test_scrapy_crawl_command_runs_the_spider(sample_server, tmp_path):
-    """``scrapy crawl euronews`` from the project directory, as users run it."""
+def scrapy_crawl(feed: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy crawl euronews ARGS`` from the project directory."""
     repo = Path(__file__).resolve().parent.parent
-    feed = tmp_path / "cli" / "run.jsonl"
-    result = subprocess.run(
+    feeds = json.dumps({str(feed): {"format": "jsonlines"}})
+    return subprocess.run(
         [
             sys.executable,
             "-m",
             "scrapy",
             "crawl",
             "euronews",
-            "-a",
-            f"url={sample_server}/fr/",
-            "-a",
-            "related_depth=1",
             "-s",
-            f"FEEDS={json.dumps({str(feed): {'format': 'jsonlines'}})}",
+            f"FEEDS={feeds}",
             "-s",
             "DOWNLOAD_DELAY=0",
             "-s",
             "AUTOTHROTTLE_START_DELAY=0",
+            *args,
         ],
         cwd=repo,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
+    )
+
+
+def test_scrapy_crawl_command_runs_the_spider(sample_server, tmp_path):
+    """``scrapy crawl euronews`` as users run it."""
+    feed = tmp_path / "cli" / "run.jsonl"
+    result = scrapy_crawl(
+        feed, "-a", f"url={sample_server}/fr/", "-a", "related_depth=1"
     )
     assert result.returncode == 0, result.stderr[-2000:]
     langs = {json.loads(line)["language"] for line in feed.read_text().splitlines()}
@@ -181,25 +186,8 @@ def test_scrapy_crawl_command_runs_the_spider(sample_server, tmp_path):
     ],
 )
 def test_bad_argument_stops_the_run_naming_it(tmp_path, argument, value):
-    repo = Path(__file__).resolve().parent.parent
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "euronews",
-            "-a",
-            f"{argument}={value}",
-            "-s",
-            f"FEEDS={json.dumps({str(tmp_path / 'x.jsonl'): {'format': 'jsonlines'}})}",
-        ],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode != 0
+    result = scrapy_crawl(tmp_path / "x.jsonl", "-a", f"{argument}={value}")
+    assert result.returncode == 2
     assert f"argument {argument!r}" in result.stderr
     assert "Crawled" not in result.stderr
+    assert not (tmp_path / "x.jsonl").exists()
