@@ -12,7 +12,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any, Protocol
 
-from newscrawl.generic import GenericLayer
+from newscrawl.heuristics import GenericLayer, PageContext, field_order
 from newscrawl.loaders import ArticleLoader, content_hash
 from newscrawl.processors import clean_text, url_key, word_count
 from newscrawl.structured import StructuredData
@@ -44,7 +44,7 @@ LAYERED_FIELDS = (
     "translations",
     "story_id",
 )
-DEFAULT_ORDER = ("site", "json-ld", "opengraph", "meta", "generic")
+DEFAULT_ORDER: tuple[str, ...] = ("site", "json-ld", "opengraph", "meta", "generic")
 #: Where a field's most trustworthy structured source is not JSON-LD.
 FIELD_ORDER = {
     # link[rel=canonical] is the publisher's own statement; og:url is often http://.
@@ -95,7 +95,7 @@ def extract_article(
         "json-ld": _Structured(structured, "json-ld"),
         "opengraph": _Structured(structured, "opengraph"),
         "meta": _Structured(structured, "meta"),
-        "generic": GenericLayer(page, response.text, response.url),
+        "generic": GenericLayer(PageContext(response, structured)),
     }
     site_name = "site"
     if profile is not None:
@@ -104,7 +104,13 @@ def extract_article(
 
     provenance: dict[str, str] = {}
     for field in LAYERED_FIELDS:
-        provenance[field] = _fill(loader, field, layers, site_name, response.url, stats)
+        order = FIELD_ORDER.get(field, DEFAULT_ORDER)
+        if profile is None:
+            # Without site rules a heuristic may weigh all sources, so it decides.
+            order = field_order(field) or order
+        provenance[field] = _fill(
+            loader, field, layers, order, site_name, response.url, stats
+        )
 
     if structured.broken_json_ld and stats is not None:
         stats.inc_value("newscrawl/extract/broken_json_ld", structured.broken_json_ld)
@@ -128,12 +134,13 @@ def _fill(
     loader: ArticleLoader,
     field: str,
     layers: dict[str, Layer],
+    order: tuple[str, ...],
     site_name: str,
     url: str,
     stats: StatsCollector | None,
 ) -> str:
     had_raw = False
-    for name in FIELD_ORDER.get(field, DEFAULT_ORDER):
+    for name in order:
         layer = layers.get(name)
         if layer is None:
             continue

@@ -1,0 +1,95 @@
+"""The generic layer: heuristics for sites without rules of their own.
+
+Each field has a module here (``title``, ``body``, ``authors``, ``dates``, ``tags``,
+``language``, ...) exposing ``candidates(page) -> list`` and, optionally, ``ORDER``:
+the layer order to use for that field on pages without a site profile (the
+heuristic may weigh JSON-LD, OpenGraph and the visible page against each other, so
+it can come first). Modules are imported lazily and own their field entirely.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from parsel import Selector
+    from scrapy.http import TextResponse
+
+    from newscrawl.structured import StructuredData
+
+#: Field -> heuristics module name (a module may serve several fields).
+FIELD_MODULES = {
+    "title": "title",
+    "body": "body",
+    "summary": "body",
+    "authors": "authors",
+    "byline": "authors",
+    "published": "dates",
+    "modified": "dates",
+    "tags": "tags",
+    "language": "language",
+    "canonical_url": "links",
+    "images": "links",
+    "translations": "links",
+    "section": "tags",
+}
+
+
+def _module(field: str) -> Any:
+    name = FIELD_MODULES.get(field)
+    if name is None:
+        return None
+    return importlib.import_module(f"newscrawl.heuristics.{name}")
+
+
+def field_order(field: str) -> tuple[str, ...] | None:
+    """The layer order a heuristics module asks for on pages without a profile."""
+    module = _module(field)
+    order: tuple[str, ...] | None = getattr(module, f"ORDER_{field.upper()}", None)
+    if order is None:
+        order = getattr(module, "ORDER", None)
+    return order
+
+
+class PageContext:
+    """What a heuristic may look at: the parsed page, its structured data, the URL."""
+
+    def __init__(self, response: TextResponse, structured: StructuredData) -> None:
+        self.response = response
+        self.url: str = response.url
+        self.selector: Selector = response.selector
+        self.structured = structured
+
+    @property
+    def html(self) -> str:
+        return self.response.text
+
+    @cached_property
+    def main_text(self) -> str | None:
+        """Trafilatura's main text of the page (computed once, on first use)."""
+        from newscrawl.heuristics.body import main_text  # noqa: PLC0415
+
+        return main_text(self)
+
+
+class GenericLayer:
+    """The last layer: per-field heuristics over the visible page."""
+
+    name = "generic"
+
+    def __init__(self, page: PageContext) -> None:
+        self.page = page
+
+    def values(self, field: str) -> list[Any]:
+        module = _module(field)
+        if module is None:
+            return []
+        fn = getattr(module, f"candidates_{field}", None) or getattr(
+            module, "candidates", None
+        )
+        if fn is None:
+            return []
+        result: list[Any] = fn(self.page)
+        return result
