@@ -1,7 +1,10 @@
-"""The ``newscrawl`` console script: demo, parse, sites.
+"""The ``newscrawl`` console script: demo, extract, parse, sites.
 
 - ``newscrawl demo``: serve the bundled sample site on 127.0.0.1 and run the real
   ``euronews`` spider over it, offline, writing ``output/euronews/<time>.jsonl``.
+- ``newscrawl extract --warc FILE --out items.jsonl``: every HTML response record of a
+  WARC file to one JSONL item, offline; ``newscrawl extract PAGE.html --url URL``
+  does one saved page.
 - ``newscrawl parse PAGE.html --url URL``: extract one saved page, print the item.
 - ``newscrawl sites``: list the site profiles and their versions.
 """
@@ -98,6 +101,47 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_extract(args: argparse.Namespace) -> int:
+    import logging  # noqa: PLC0415
+
+    from tqdm import tqdm  # noqa: PLC0415
+
+    from newscrawl import offline  # noqa: PLC0415
+
+    logging.basicConfig(
+        level=logging.ERROR if args.quiet else logging.WARNING,
+        format="%(levelname)s %(message)s",
+    )
+    if bool(args.warc) == bool(args.page):
+        print("extract: give --warc FILE or one PAGE.html with --url", file=sys.stderr)
+        return 2
+    if args.page and not args.url:
+        print("extract: a saved page needs --url", file=sys.stderr)
+        return 2
+
+    def records() -> Any:
+        if args.page:
+            yield offline.saved_page(args.page, args.url, args.fetched_at)
+        for path in args.warc or ():
+            yield from offline.iter_warc(path)
+
+    out = args.out if args.out else sys.stdout.buffer
+    with tqdm(
+        desc="records", unit=" rec", file=sys.stderr, disable=args.quiet or None
+    ) as bar:
+        summary = offline.run(records(), out, progress=bar.update)
+    if args.timings:
+        with args.timings.open("w", encoding="utf-8") as fh:
+            for url, seconds in summary.seconds:
+                fh.write(json.dumps({"url": url, "extract_seconds": seconds}) + "\n")
+    print(
+        f"extract: {summary.items} items; skipped {dict(summary.skipped) or 'none'};"
+        f" failed {dict(summary.failed) or 'none'}",
+        file=sys.stderr,
+    )
+    return 0 if summary.items or not (summary.failed or summary.skipped) else 1
+
+
 def _cmd_sites(_: argparse.Namespace) -> int:
     from newscrawl.sites import REGISTRY  # noqa: PLC0415
 
@@ -119,6 +163,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--output", type=Path, default=Path("output"))
     demo.add_argument("--related-depth", type=int, default=2)
     demo.set_defaults(func=_cmd_demo)
+
+    ext = sub.add_parser("extract", help="WARC records or a saved page to JSONL")
+    ext.add_argument("page", type=Path, nargs="?", help="a saved page (.html[.gz])")
+    ext.add_argument("--warc", type=Path, action="append", help="a WARC file (repeat)")
+    ext.add_argument("--url", help="the URL a saved page was fetched from")
+    ext.add_argument("--fetched-at", help="ISO 8601 fetch time of a saved page")
+    ext.add_argument("--out", type=Path, help="JSONL output (default: stdout)")
+    ext.add_argument("--timings", type=Path, help="write per-record seconds here")
+    ext.add_argument(
+        "--quiet", action="store_true", help="no progress bar, errors only"
+    )
+    ext.set_defaults(func=_cmd_extract)
 
     parse = sub.add_parser("parse", help="extract one saved page and print the item")
     parse.add_argument("page", type=Path)

@@ -19,7 +19,6 @@ from newscrawl.structured import StructuredData
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
-    from scrapy.statscollectors import StatsCollector
 
     from newscrawl.items import ArticleItem
     from newscrawl.sites.base import SiteProfile
@@ -56,6 +55,12 @@ DATE_FIELDS = frozenset({"published", "modified"})
 VISIBLE_LAYERS = frozenset({"site", "generic"})
 
 
+class Stats(Protocol):
+    """What extraction needs of a stats collector (Scrapy's, or a plain counter)."""
+
+    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None: ...
+
+
 class Layer(Protocol):
     """Anything that gives raw values for a field name."""
 
@@ -84,7 +89,7 @@ def extract_article(
     *,
     profile: type[SiteProfile] | None = None,
     site: str | None = None,
-    stats: StatsCollector | None = None,
+    stats: Stats | None = None,
     fetched_at: str | None = None,
 ) -> ArticleItem:
     """Extract one article from ``response`` with the layers in order."""
@@ -137,7 +142,7 @@ def _fill(
     order: tuple[str, ...],
     site_name: str,
     url: str,
-    stats: StatsCollector | None,
+    stats: Stats | None,
 ) -> str:
     had_raw = False
     for name in order:
@@ -198,7 +203,7 @@ def extract(
     response: TextResponse,
     *,
     site: str | None = None,
-    stats: StatsCollector | None = None,
+    stats: Stats | None = None,
     fetched_at: str | None = None,
 ) -> ArticleItem:
     """Extract with the profile of ``site`` (or of the URL's domain), if any.

@@ -16,7 +16,8 @@ from newscrawl.schema import first_error
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
-    from scrapy.statscollectors import StatsCollector
+
+    from newscrawl.extract import Stats
 
 
 class ArticleDropped(DropItem):
@@ -29,7 +30,7 @@ class ArticleDropped(DropItem):
 
 
 class _CountingPipeline:
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: Stats) -> None:
         self.stats = stats
 
     @classmethod
@@ -68,7 +69,7 @@ class DedupPipeline(_CountingPipeline):
     ``http://x/a?utm_source=y`` and ``https://x/a/`` are one article.
     """
 
-    def __init__(self, stats: StatsCollector) -> None:
+    def __init__(self, stats: Stats) -> None:
         super().__init__(stats)
         self.seen_urls: set[str] = set()
         self.seen_hashes: set[str] = set()
