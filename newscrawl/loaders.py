@@ -9,13 +9,13 @@ from itemloaders.processors import Identity, Join, MapCompose, TakeFirst
 from scrapy.loader import ItemLoader
 
 from newscrawl.items import ArticleItem
+from newscrawl.names import split_byline
 from newscrawl.processors import (
     absolute_url,
     clean_text,
     drop_boilerplate,
     language_tag,
     parse_datetime,
-    split_byline,
     url_key,
 )
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
+from newscrawl.names import split_byline
 from newscrawl.processors import (
     absolute_url,
     clean_text,
     drop_boilerplate,
     language_tag,
     parse_datetime,
-    split_byline,
     strip_tracking,
     url_key,
     widest_src,

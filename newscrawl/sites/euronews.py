@@ -22,7 +22,8 @@ import re
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-from newscrawl.processors import BYLINE_WITH, widest_src
+from newscrawl.names import BYLINE_WITH
+from newscrawl.processors import widest_src
 from newscrawl.sites.base import SiteProfile, node_text, own_text
 
 if TYPE_CHECKING:
