@@ -91,11 +91,12 @@ def extract_article(
     site: str | None = None,
     stats: Stats | None = None,
     fetched_at: str | None = None,
+    structured: StructuredData | None = None,
 ) -> ArticleItem:
     """Extract one article from ``response`` with the layers in order."""
     loader = ArticleLoader(response=response, stats=stats, base_url=response.url)
     page = response.selector
-    structured = StructuredData(page)
+    structured = structured or StructuredData(page)
     layers: dict[str, Layer] = {
         "json-ld": _Structured(structured, "json-ld"),
         "opengraph": _Structured(structured, "opengraph"),
@@ -205,6 +206,7 @@ def extract(
     site: str | None = None,
     stats: Stats | None = None,
     fetched_at: str | None = None,
+    structured: StructuredData | None = None,
 ) -> ArticleItem:
     """Extract with the profile of ``site`` (or of the URL's domain), if any.
 
@@ -227,5 +229,10 @@ def extract(
         if stats is not None:
             stats.inc_value(f"newscrawl/parser/{profile.name()}")
     return extract_article(
-        response, profile=profile, site=key, stats=stats, fetched_at=fetched_at
+        response,
+        profile=profile,
+        site=key,
+        stats=stats,
+        fetched_at=fetched_at,
+        structured=structured,
     )

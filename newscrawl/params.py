@@ -112,3 +112,60 @@ class EuronewsParams:
         return cls(
             urls=tuple(dict.fromkeys(urls)), editions=editions, related_depth=depth
         )
+
+
+@dataclass(frozen=True)
+class NewsParams:
+    """Arguments of the generic ``news`` spider."""
+
+    #: Start pages: articles, front or section pages.
+    urls: tuple[str, ...] = ()
+    #: RSS/Atom feeds whose items are crawled.
+    feeds: tuple[str, ...] = ()
+    #: Sitemaps (indexes and Google News sitemaps too) whose URLs are crawled.
+    sitemaps: tuple[str, ...] = ()
+    #: Link hops from a start point: 1 = the articles it lists or links.
+    depth: int = 1
+    #: Site profile to use whatever the host (e.g. ``euronews`` for a local copy).
+    site: str | None = None
+
+    KNOWN = frozenset({"url", "urls_file", "feed", "sitemap", "depth", "site"})
+
+    @classmethod
+    def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:
+        unknown = set(kwargs) - cls.KNOWN
+        if unknown:
+            name = min(unknown)
+            raise ArgumentError(
+                name, f"unknown argument (known: {', '.join(sorted(cls.KNOWN))})"
+            )
+        urls: list[str] = []
+        if kwargs.get("url") is not None:
+            urls += _urls("url", str(kwargs["url"]))
+        if kwargs.get("urls_file") is not None:
+            urls += _urls_file("urls_file", str(kwargs["urls_file"]))
+        feeds = _urls("feed", str(kwargs["feed"])) if kwargs.get("feed") else []
+        sitemaps = (
+            _urls("sitemap", str(kwargs["sitemap"])) if kwargs.get("sitemap") else []
+        )
+        if not (urls or feeds or sitemaps):
+            raise ArgumentError(
+                "url", "give at least one of url, urls_file, feed, sitemap"
+            )
+        depth = 1
+        if kwargs.get("depth") is not None:
+            depth = _int("depth", kwargs["depth"], 0, 10)
+        site = kwargs.get("site")
+        if site is not None:
+            from newscrawl.sites import REGISTRY  # noqa: PLC0415
+
+            if site not in REGISTRY:
+                known = ", ".join(sorted(REGISTRY))
+                raise ArgumentError("site", f"unknown site {site!r} (known: {known})")
+        return cls(
+            urls=tuple(dict.fromkeys(urls)),
+            feeds=tuple(dict.fromkeys(feeds)),
+            sitemaps=tuple(dict.fromkeys(sitemaps)),
+            depth=depth,
+            site=site,
+        )

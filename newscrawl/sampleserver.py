@@ -17,7 +17,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 SAMPLE_SITE = Path(__file__).with_name("sample_site")
-_TYPES = {".html": "text/html; charset=utf-8", ".txt": "text/plain; charset=utf-8"}
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+    ".gz": "application/gzip",
+}
 
 
 class SampleSiteHandler(BaseHTTPRequestHandler):

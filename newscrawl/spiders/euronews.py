@@ -19,36 +19,23 @@ from newscrawl.extract import extract, utc_now
 from newscrawl.params import EuronewsParams
 from newscrawl.processors import absolute_url
 from newscrawl.sites.euronews import EDITIONS, V1, is_article_url
+from newscrawl.spiders.base import HOPS, NewscrawlSpider
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
-    from twisted.python.failure import Failure
 
-#: Request meta key: hops taken through related links from a start article.
-HOPS = "newscrawl_related_hops"
-
-
-class EuronewsSpider(scrapy.Spider):
+class EuronewsSpider(NewscrawlSpider):
     """Crawl Euronews articles in every language edition."""
 
     name = "euronews"
     site = "euronews"
 
-    @staticmethod
-    def check_arguments(**kwargs: Any) -> EuronewsParams:
-        """Validate ``-a`` arguments; raise ``ArgumentError`` naming a bad one."""
-        # Underscore arguments come from tools (scrapyd's _job), not from users.
-        return EuronewsParams.from_spider_kwargs(
-            **{k: v for k, v in kwargs.items() if not k.startswith("_")}
-        )
+    params_class = EuronewsParams
+    params: EuronewsParams
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Validate first: a bad argument must stop the run before any request.
-        self.params = self.check_arguments(**kwargs)
-        super().__init__(
-            *args, **{k: v for k, v in kwargs.items() if k.startswith("_")}
-        )
+        super().__init__(*args, **kwargs)
         self.allowed_hosts = self._allowed_hosts()
         self.allowed_domains = sorted(
             {
@@ -89,10 +76,6 @@ class EuronewsSpider(scrapy.Spider):
                 yield scrapy.Request(
                     url, callback=self.parse_listing, errback=self.on_error
                 )
-
-    def _count(self, key: str, value: int = 1) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(f"newscrawl/{key}", value)
 
     def parse_listing(self, response: scrapy.http.Response) -> Iterator[Any]:
         """Crawl the article links a front or section page lists."""
@@ -139,16 +122,3 @@ class EuronewsSpider(scrapy.Spider):
                 errback=self.on_error,
                 meta={HOPS: hops + 1},
             )
-
-    def on_error(self, failure: Failure) -> None:
-        """Count and log a failed request by kind (HTTP status or exception)."""
-        from scrapy.spidermiddlewares.httperror import HttpError  # noqa: PLC0415
-
-        request = getattr(failure, "request", None)
-        url = request.url if request is not None else "?"
-        if isinstance(failure.value, HttpError):
-            reason = f"http_{failure.value.response.status}"
-        else:
-            reason = type(failure.value).__name__
-        self._count(f"request_failed/{reason}")
-        self.logger.warning("Request failed (%s): %s", reason, url)

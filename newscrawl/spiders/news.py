@@ -1,0 +1,185 @@
+"""The ``news`` spider: any news site, from pages, feeds or sitemaps.
+
+Start points are ``-a url=`` (articles, front or section pages), ``-a feed=``
+(RSS/Atom) and ``-a sitemap=`` (sitemaps, indexes, Google News sitemaps). From each
+it requests the links that look like articles on the same site, up to ``-a depth``
+hops, and exports the fetched pages that are articles by the page's own evidence.
+Every link or page it passes over is counted under ``newscrawl/skipped/...`` or
+``newscrawl/links/...`` with the reason.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy.http import TextResponse
+from scrapy.utils.gz import gunzip, gzip_magic_number
+
+from newscrawl.classify import page_verdict, url_verdict
+from newscrawl.discovery import (
+    MAX_SITEMAP_BYTES,
+    Entry,
+    looks_like_feed,
+    looks_like_sitemap,
+    parse_feed,
+    parse_sitemap,
+)
+from newscrawl.extract import extract, utc_now
+from newscrawl.params import NewsParams
+from newscrawl.processors import absolute_url
+from newscrawl.spiders.base import HOPS, NewscrawlSpider
+from newscrawl.structured import StructuredData
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable, Iterator
+
+    from scrapy.http import Response
+
+#: Links read per page: a page with 50,000 links must not stall the crawl.
+MAX_LINKS_PER_PAGE = 2000
+
+
+@cache
+def site_of(host: str) -> str:
+    """Registrable domain of ``host`` (``feeds.bbc.co.uk`` -> ``bbc.co.uk``)."""
+    import tldextract  # noqa: PLC0415
+
+    # No suffix-list download: the snapshot bundled with tldextract is enough.
+    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+    parts = extract(host)
+    return parts.top_domain_under_public_suffix or host
+
+
+class NewsSpider(NewscrawlSpider):
+    """Crawl any news site; per-site rules where a profile exists."""
+
+    name = "news"
+
+    params_class = NewsParams
+    params: NewsParams
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        seeds = (*self.params.urls, *self.params.feeds, *self.params.sitemaps)
+        self.allowed_sites = frozenset(
+            site_of(urlsplit(u).hostname or "") for u in seeds
+        )
+
+    def is_allowed(self, url: str) -> bool:
+        return site_of(urlsplit(url).hostname or "") in self.allowed_sites
+
+    async def start(self) -> AsyncIterator[Any]:
+        for url in self.params.feeds:
+            yield scrapy.Request(url, self.parse_feed, errback=self.on_error)
+        for url in self.params.sitemaps:
+            yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+        for url in self.params.urls:
+            yield scrapy.Request(
+                url, self.parse_page, errback=self.on_error, meta={HOPS: 0}
+            )
+
+    def _entries_to_requests(
+        self, entries: Iterable[Entry], source: str
+    ) -> Iterator[Any]:
+        # Newest first: when a run is cut short, it has the freshest news.
+        ordered = sorted(entries, key=Entry.sort_key, reverse=True)
+        for rank, entry in enumerate(ordered):
+            url = absolute_url(entry.url, entry.url)
+            if url is None:
+                self._count(f"links/{source}/invalid")
+                continue
+            if not self.is_allowed(url):
+                self._count(f"links/{source}/offsite")
+                continue
+            if entry.is_sitemap:
+                yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+                continue
+            yield scrapy.Request(
+                url,
+                self.parse_page,
+                errback=self.on_error,
+                meta={HOPS: 1},
+                priority=max(0, 1000 - rank),
+            )
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        body = response.body
+        if looks_like_sitemap(body):
+            yield from self.parse_sitemap(response)
+            return
+        entries = parse_feed(body, response.url)
+        self._count("discovery/feed_entries", len(entries))
+        if not entries:
+            self._count("skipped/empty_feed")
+            self.logger.warning("No entries in feed %s", response.url)
+        yield from self._entries_to_requests(entries, "feed")
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        body = response.body
+        if gzip_magic_number(response):
+            try:
+                body = gunzip(body, max_size=MAX_SITEMAP_BYTES)
+            except ValueError:
+                self._count("skipped/sitemap_too_large")
+                return
+        if looks_like_feed(body):
+            entries = parse_feed(body, response.url)
+        else:
+            kind, entries = parse_sitemap(body)
+            if kind not in ("urlset", "sitemapindex"):
+                self._count("skipped/not_sitemap")
+                self.logger.warning("Not a sitemap: %s", response.url)
+                return
+        self._count("discovery/sitemap_entries", len(entries))
+        yield from self._entries_to_requests(entries, "sitemap")
+
+    def parse_page(self, response: Response) -> Iterator[Any]:
+        if not isinstance(response, TextResponse):
+            self._count("skipped/not_text")
+            self.logger.info("Skipped %s: not a text response", response.url)
+            return
+        if looks_like_feed(response.body) or looks_like_sitemap(response.body):
+            yield from self.parse_sitemap(response)
+            return
+        structured = StructuredData(response.selector)
+        item = extract(
+            response,
+            site=self.params.site,
+            stats=self.crawler.stats,
+            fetched_at=utc_now(),
+            structured=structured,
+        )
+        verdict = page_verdict(response.selector, structured, item, response.url)
+        if verdict.ok:
+            yield item
+        else:
+            self._count(f"skipped/not_article/{verdict.reason}")
+            self.logger.debug("Not an article (%s): %s", verdict.reason, response.url)
+        hops = int(response.meta.get(HOPS, 0))
+        if hops < self.params.depth:
+            yield from self._follow(response, hops + 1)
+
+    def _follow(self, response: TextResponse, hops: int) -> Iterator[Any]:
+        hrefs = response.css("a::attr(href)").getall()
+        if len(hrefs) > MAX_LINKS_PER_PAGE:
+            self._count("links/page/capped", len(hrefs) - MAX_LINKS_PER_PAGE)
+            hrefs = hrefs[:MAX_LINKS_PER_PAGE]
+        seen: set[str] = set()
+        for href in hrefs:
+            url = absolute_url(href, response.url)
+            if url is None or url in seen:
+                continue
+            seen.add(url)
+            if not self.is_allowed(url):
+                self._count("links/page/offsite")
+                continue
+            verdict = url_verdict(url)
+            if not verdict.ok:
+                self._count(f"links/page/{verdict.reason.split(':')[0]}")
+                continue
+            yield scrapy.Request(
+                url, self.parse_page, errback=self.on_error, meta={HOPS: hops}
+            )
