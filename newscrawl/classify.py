@@ -170,6 +170,10 @@ def page_verdict(
     selector: Selector, structured: StructuredData, item: ArticleItem, url: str
 ) -> Verdict:
     """Is the fetched page an article? Weighs structured claims and the text found."""
+    og_type = (structured.meta("og:type") or [""])[0].strip().lower()
+    claims_article = bool(structured.article) or og_type.startswith(_ARTICLE_OG_TYPES)
+    if og_type.startswith(_LISTING_OG_TYPES) and not structured.article:
+        return Verdict(ok=False, reason=f"og_type:{og_type.split('.')[0]}")
     words = item.word_count or 0
     if not item.body:
         return Verdict(ok=False, reason="no_body")
@@ -177,10 +181,6 @@ def page_verdict(
         return Verdict(ok=False, reason="no_title")
     if words < MIN_ARTICLE_WORDS:
         return Verdict(ok=False, reason="too_short")
-    og_type = (structured.meta("og:type") or [""])[0].strip().lower()
-    claims_article = bool(structured.article) or og_type.startswith(_ARTICLE_OG_TYPES)
-    if og_type.startswith(_LISTING_OG_TYPES) and not structured.article:
-        return Verdict(ok=False, reason=f"og_type:{og_type.split('.')[0]}")
     if claims_article:
         return Verdict(ok=True, reason="structured")
     evidence = sum(
