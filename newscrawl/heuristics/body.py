@@ -22,7 +22,9 @@ def main_text(page: PageContext) -> str | None:
         include_comments=False,
         include_tables=False,
         favor_precision=True,
-        deduplicate=True,
+        # trafilatura's deduplication remembers text across calls in the process:
+        # a page seen twice (a revisit, a re-extraction) would lose its body.
+        deduplicate=False,
     )
     return text
 
