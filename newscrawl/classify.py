@@ -121,6 +121,33 @@ class Verdict:
     reason: str
 
 
+def url_rejected(url: str) -> str | None:
+    """Why ``url`` is certainly not an article page, or ``None``.
+
+    Applied to URLs a sitemap or feed lists: those need no article shape, since
+    the publisher listed them, but a tag page or an image is still skipped.
+
+    >>> url_rejected("https://example.org/tag/politics")
+    'segment:tag'
+    >>> url_rejected("https://example.org/politics/budget") is None
+    True
+    """
+    parts = urlsplit(url)
+    lowered = parts.path.lower()
+    for ext in NON_PAGE_EXTENSIONS:
+        if lowered.endswith(ext):
+            return f"extension:{ext}"
+    segments = [s for s in lowered.split("/") if s]
+    if not segments:
+        return "front_page"
+    for segment in segments[:-1] if len(segments) > 1 else segments:
+        if segment in NON_ARTICLE_SEGMENTS:
+            return f"segment:{segment}"
+    if _PAGINATION.search(parts.query):
+        return "pagination"
+    return None
+
+
 @cache
 def url_verdict(url: str) -> Verdict:
     """Does ``url`` look like an article page? Decided before any request.
@@ -134,21 +161,11 @@ def url_verdict(url: str) -> Verdict:
     >>> url_verdict("https://example.org/world").reason
     'no_article_shape'
     """
-    parts = urlsplit(url)
-    path = parts.path
-    lowered = path.lower()
-    for ext in NON_PAGE_EXTENSIONS:
-        if lowered.endswith(ext):
-            return Verdict(ok=False, reason=f"extension:{ext}")
-    segments = [s for s in lowered.split("/") if s]
-    if not segments:
-        return Verdict(ok=False, reason="front_page")
-    for segment in segments[:-1] if len(segments) > 1 else segments:
-        if segment in NON_ARTICLE_SEGMENTS:
-            return Verdict(ok=False, reason=f"segment:{segment}")
-    if _PAGINATION.search(parts.query):
-        return Verdict(ok=False, reason="pagination")
-    last = segments[-1].rsplit(".", 1)[0]
+    rejected = url_rejected(url)
+    if rejected:
+        return Verdict(ok=False, reason=rejected)
+    path = urlsplit(url).path
+    last = [s for s in path.lower().split("/") if s][-1].rsplit(".", 1)[0]
     if _DATE_IN_PATH.search(path) and (len(last) > 8 or _LONG_ID.search(path)):
         return Verdict(ok=True, reason="dated_path")
     if _SLUG.fullmatch(last) or _SLUG.search(last):

@@ -91,3 +91,20 @@ def test_deeply_nested_page_gives_no_fields_rather_than_wrong_ones():
     item = extract(HtmlResponse(URL, body=html.encode()), site="euronews")
     assert item.title is None
     assert item.body is None
+
+
+def test_same_page_twice_in_one_process_gives_the_same_item():
+    # A revisit or a re-extraction must not lose text to cross-page dedup.
+    paragraphs = "".join(
+        f"<p>Paragraph {i} tells the story of the harbour and the ferry in detail.</p>"
+        for i in range(12)
+    )
+    html = f"<html><body><article><h1>Twice</h1>{paragraphs}</article></body></html>"
+    first = extract(
+        HtmlResponse("https://example.org/a/story-told-twice", body=html.encode())
+    )
+    second = extract(
+        HtmlResponse("https://example.org/a/story-told-twice", body=html.encode())
+    )
+    assert first.body
+    assert second.body == first.body

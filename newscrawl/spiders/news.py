@@ -18,7 +18,7 @@ import scrapy
 from scrapy.http import TextResponse
 from scrapy.utils.gz import gunzip, gzip_magic_number
 
-from newscrawl.classify import page_verdict, url_verdict
+from newscrawl.classify import page_verdict, url_rejected, url_verdict
 from newscrawl.discovery import (
     MAX_SITEMAP_BYTES,
     Entry,
@@ -82,12 +82,13 @@ class NewsSpider(NewscrawlSpider):
             )
 
     def _entries_to_requests(
-        self, entries: Iterable[Entry], source: str
+        self, entries: Iterable[Entry], source: str, base: str
     ) -> Iterator[Any]:
         # Newest first: when a run is cut short, it has the freshest news.
         ordered = sorted(entries, key=Entry.sort_key, reverse=True)
         for rank, entry in enumerate(ordered):
-            url = absolute_url(entry.url, entry.url)
+            # Sitemaps should list absolute URLs; some list paths.
+            url = absolute_url(entry.url, base)
             if url is None:
                 self._count(f"links/{source}/invalid")
                 continue
@@ -96,6 +97,10 @@ class NewsSpider(NewscrawlSpider):
                 continue
             if entry.is_sitemap:
                 yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+                continue
+            rejected = url_rejected(url)
+            if rejected:
+                self._count(f"links/{source}/{rejected.split(':')[0]}")
                 continue
             yield scrapy.Request(
                 url,
@@ -115,7 +120,7 @@ class NewsSpider(NewscrawlSpider):
         if not entries:
             self._count("skipped/empty_feed")
             self.logger.warning("No entries in feed %s", response.url)
-        yield from self._entries_to_requests(entries, "feed")
+        yield from self._entries_to_requests(entries, "feed", response.url)
 
     def parse_sitemap(self, response: Response) -> Iterator[Any]:
         body = response.body
@@ -134,7 +139,7 @@ class NewsSpider(NewscrawlSpider):
                 self.logger.warning("Not a sitemap: %s", response.url)
                 return
         self._count("discovery/sitemap_entries", len(entries))
-        yield from self._entries_to_requests(entries, "sitemap")
+        yield from self._entries_to_requests(entries, "sitemap", response.url)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
