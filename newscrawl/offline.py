@@ -127,6 +127,10 @@ def _read(record: Any, http: Any) -> tuple[str | None, bytes]:
     body: bytes = record.content_stream().read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return "too_large", b""
+    # A cut-off archive ends in a record shorter than its declared length; warcio
+    # returns what is there without complaint, and half a page is a wrong page.
+    if getattr(record.raw_stream, "limit", 0) > 0:
+        return "truncated_record", b""
     if not body.strip():
         return "empty_body", b""
     return None, body
@@ -165,7 +169,12 @@ def run(
                 progress()
             if isinstance(record, Skip):
                 summary.skipped[record.reason] += 1
-                logger.warning("Skipped %s: %s", record.url or "?", record.reason)
+                logger.warning(
+                    "Skipped %s (record at byte %s): %s",
+                    record.url or "?",
+                    record.offset,
+                    record.reason,
+                )
                 continue
             start = time.perf_counter()
             try:

@@ -1,0 +1,137 @@
+"""``newscrawl extract``: WARC records and saved pages to JSONL, offline."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from newscrawl import offline
+from newscrawl.sampleserver import SAMPLE_SITE
+from newscrawl.schema import validation_errors
+
+from .conftest import CORPUS, requires_corpus
+
+EN_A = "2026/01/06/eu-ministers-agree-emergency-fund-for-flood-damaged-heritage-sites"
+FR_B = "2026/01/04/leurope-a-besoin-dun-vrai-reseau-ferroviaire-commun"
+EN_D = "2024/04/29/scientists-warn-europes-rivers-are-running-out-of-room"
+BASE = "https://www.euronews.com/"
+
+
+def _record(writer, url, body, status="200 OK", ctype="text/html; charset=utf-8"):
+    headers = StatusAndHeaders(status, [("Content-Type", ctype)], protocol="HTTP/1.1")
+    record = writer.create_warc_record(
+        url,
+        "response",
+        payload=io.BytesIO(body),
+        length=len(body),
+        http_headers=headers,
+        warc_headers_dict={"WARC-Date": "2026-01-07T10:00:00Z"},
+    )
+    writer.write_record(record)
+    # warcio buffers the record to compute its digests and leaves the buffer open.
+    if getattr(record, "buffered_stream", None) is not None:
+        record.buffered_stream.close()
+
+
+@pytest.fixture
+def warc(tmp_path) -> Path:
+    path = tmp_path / "crawl.warc.gz"
+    with path.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        _record(writer, BASE + EN_A, (SAMPLE_SITE / f"{EN_A}.html").read_bytes())
+        _record(writer, BASE + "logo.png", b"\x89PNG....", ctype="image/png")
+        _record(writer, BASE + "gone", b"<html>gone</html>", status="404 Not Found")
+        _record(writer, BASE + "empty", b"")
+        _record(writer, BASE + EN_D, (SAMPLE_SITE / f"{EN_D}.html").read_bytes())
+        _record(writer, BASE + FR_B, (SAMPLE_SITE / f"{FR_B}.html").read_bytes())
+    return path
+
+
+def test_warc_to_items_with_counted_skips(warc, tmp_path):
+    out = tmp_path / "items.jsonl"
+    summary = offline.run(offline.iter_warc(warc), out)
+    items = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [i["url"] for i in items] == [BASE + EN_A, BASE + FR_B]
+    assert all(validation_errors(i) == [] for i in items)
+    # The WARC date picks the parser version and is the fetch time.
+    assert items[0]["fetched_at"] == "2026-01-07T10:00:00+00:00"
+    assert items[0]["provenance"]["title"] == "euronews:V1_1"
+    assert summary.skipped == {"not_html": 1, "http_404": 1, "empty_body": 1}
+    assert summary.failed == {"missing_body": 1}
+    assert not out.with_name(out.name + ".part").exists()
+
+
+def test_damaged_warc_keeps_records_before_the_damage(warc, tmp_path):
+    data = warc.read_bytes()
+    damaged = tmp_path / "damaged.warc.gz"
+    damaged.write_bytes(data[: len(data) - 300] + b"garbage" * 10)
+    records = list(offline.iter_warc(damaged))
+    good = [r for r in records if isinstance(r, offline.Record)]
+    assert [r.url for r in good][:1] == [BASE + EN_A]
+    assert isinstance(records[-1], offline.Skip)
+    assert records[-1].reason == "truncated_record"
+    assert records[-1].url == BASE + FR_B
+
+
+def test_cli_extract_warc_and_saved_page(warc, tmp_path):
+    out = tmp_path / "cli.jsonl"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newscrawl",
+            "extract",
+            "--warc",
+            str(warc),
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 items" in result.stderr
+    assert len(out.read_text("utf-8").splitlines()) == 2
+
+    page = tmp_path / "page.html.gz"
+    page.write_bytes(gzip.compress((SAMPLE_SITE / f"{FR_B}.html").read_bytes()))
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newscrawl",
+            "extract",
+            str(page),
+            "--url",
+            "https://fr.euronews.com/" + FR_B,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert json.loads(line)["language"] == "fr"
+
+
+@requires_corpus
+def test_corpus_warc_gives_one_item_per_page(tmp_path):
+    out = tmp_path / "corpus.jsonl"
+    summary = offline.run(offline.iter_warc(CORPUS / "pages.warc.gz"), out)
+    pages = len((CORPUS / "pages.jsonl").read_text("utf-8").splitlines())
+    assert summary.items + sum(summary.failed.values()) == pages
+    assert summary.items >= pages - 2
+    assert not summary.skipped
