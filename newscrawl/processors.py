@@ -168,6 +168,18 @@ _NUMERIC_DMY = re.compile(
     r"(?:\D{1,6}?(?P<H>\d{1,2})[:h](?P<M>\d{2}))?"
     r"(?:\s*(?P<tz>(?:UTC|GMT)\s*[+-]\d{1,2}(?::?\d{2})?|[A-Z]{3,4}))?"
 )
+#: ISO 8601 basic format (``20240430``, ``20240430T1617Z``), as some ``<meta>`` give.
+_ISO_BASIC = re.compile(
+    r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})"
+    r"(?:T(?P<H>\d{2})(?P<M>\d{2})(?:\d{2})?(?P<tz>Z|[+-]\d{4})?)?$"
+)
+#: An explicit zone after a time in free text ("07:09 GMT", "16:07:38 -0600",
+#: "05:44:06 GMT+0000 (UTC)"): the page's own offset, kept on the parsed value.
+_TRAILING_ZONE = re.compile(
+    r"\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp]\.?[Mm]\.?)?\s*"
+    r"(?P<tz>(?:UTC|GMT)\s*[+-]\d{1,2}(?::?\d{2})?|[+-]\d{2}:?\d{2}|Z|[A-Z]{3,4})"
+    r"(?:\s*\([^)]*\))?\s*$"
+)
 #: Zone abbreviations the European editions print after a time (summer and winter).
 _ZONE_ABBREVIATIONS = {
     "UTC": 0,
@@ -224,13 +236,19 @@ def parse_datetime(value: Any, languages: list[str] | None = None) -> str | None
     '2026-01-06T13:55:00+01:00'
     >>> parse_datetime("30 avril 2024 à 16h00", ["fr"])
     '2024-04-30T16:00:00'
+    >>> parse_datetime("Mon, 18 Nov 2019 16:07:38 -0600")
+    '2019-11-18T16:07:38-06:00'
+    >>> parse_datetime("20191119")
+    '2019-11-19'
     >>> parse_datetime("next blue moon") is None
+    True
+    >>> parse_datetime("2 hours ago") is None
     True
     """
     text = clean_text(value)
     if not text or len(text) > 200:
         return None
-    parsed = _parse_iso(text) or _parse_numeric_dmy(text)
+    parsed = _parse_iso(text) or _parse_iso_basic(text) or _parse_numeric_dmy(text)
     if parsed is not None:
         return parsed
     return _parse_natural(text, languages)
@@ -260,6 +278,23 @@ def _parse_iso(text: str) -> str | None:
     return _format(dt.datetime.combine(day, clock, tzinfo=offset))
 
 
+def _parse_iso_basic(text: str) -> str | None:
+    m = _ISO_BASIC.match(text)
+    if not m:
+        return None
+    try:
+        day = dt.date(int(m.group("y")), int(m.group("m")), int(m.group("d")))
+        if m.group("H") is None:
+            return day.isoformat()
+        clock = dt.time(int(m.group("H")), int(m.group("M")))
+    except ValueError:
+        return None
+    offset = _offset(m.group("tz"))
+    if m.group("tz") and offset is None:
+        return None
+    return _format(dt.datetime.combine(day, clock, tzinfo=offset))
+
+
 def _parse_numeric_dmy(text: str) -> str | None:
     m = _NUMERIC_DMY.search(text)
     if not m:
@@ -282,6 +317,8 @@ def _parse_natural(text: str, languages: list[str] | None) -> str | None:
     import dateparser  # noqa: PLC0415
 
     settings: Any = {
+        # Absolute dates only: "now" or "2 hours ago" would be read against today.
+        "PARSERS": ["absolute-time"],
         "RETURN_AS_TIMEZONE_AWARE": False,
         "PREFER_DAY_OF_MONTH": "first",
         "REQUIRE_PARTS": ["day", "month", "year"],
@@ -297,7 +334,11 @@ def _parse_natural(text: str, languages: list[str] | None) -> str | None:
     has_time = bool(re.search(r"\d{1,2}\s*[:hH]\s*\d{2}", text))
     if not has_time:
         return result.date().isoformat()
-    return _format(result.replace(microsecond=0))
+    # dateparser gives the wall-clock time of a stated zone; attach that zone's
+    # offset when we know it exactly (never one it guessed from an ambiguous name).
+    zone = _TRAILING_ZONE.search(text)
+    offset = _offset(zone.group("tz")) if zone else None
+    return _format(result.replace(microsecond=0, tzinfo=offset))
 
 
 def language_tag(value: Any) -> str | None:

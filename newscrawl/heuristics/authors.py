@@ -1,24 +1,254 @@
-"""Generic authors and byline: author markup on the visible page."""
+"""Generic authors and byline: JSON-LD, author ``<meta>`` tags and visible bylines."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from newscrawl.names import split_byline, starts_byline
 from newscrawl.sites.base import node_text
+from newscrawl.structured import ARTICLE_TYPES
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from newscrawl.heuristics import PageContext
+    from newscrawl.structured import StructuredData
+
+#: This module weighs JSON-LD, OpenGraph, ``<meta>`` and the page itself.
+ORDER_AUTHORS = ("generic",)
+
+#: schema.org types of a value that names an organisation rather than a person.
+_ORG_TYPES = frozenset(
+    {"Organization", "NewsMediaOrganization", "Corporation", "WebSite", "Brand"}
+)
+#: ``<meta>`` names that CMSs and analytics tags use for the article's author.
+_AUTHOR_METAS = (
+    "article:author",
+    "author",
+    "byl",
+    "sailthru.author",
+    "parsely-author",
+    "dc.creator",
+    "DC.creator",
+)
+_VISIBLE_AUTHORS = (
+    "//*[@itemprop='author']//*[@itemprop='name'] | //a[contains(@rel, 'author')]"
+    " | //*[contains(concat(' ', @class, ' '), ' byline__name ')"
+    " or contains(concat(' ', @class, ' '), ' author-name ')"
+    " or contains(concat(' ', @class, ' '), ' author__name ')]"
+    " | //a[not(ancestor::nav or ancestor::footer)][contains(@href, '/author/')"
+    " or contains(@href, '/authors/') or contains(@href, '/autor/')"
+    " or contains(@href, '/autoren/') or contains(@href, '/auteur/')"
+    " or contains(@href, '/autore/')]"
+)
+_MAX_BYLINES = 3
+_MAX_BYLINE_LENGTH = 120
+#: Credits further from the first byline than this belong to teasers.
+_BYLINE_DEPTH = 3
+#: "Doe, Jane": how Dublin Core and library metadata write a single name.
+_INVERTED = re.compile(r"^([^\s,]+), ([^\s,]+(?: [^\s,]+)?)$")
+#: Nested JSON-LD is rarely deeper than page -> mainEntity -> article.
+_MAX_DEPTH = 4
 
 
 def candidates_authors(page: PageContext) -> list[str]:
+    """Author names from the first source that names anybody but the site itself.
+
+    The article's JSON-LD comes first (people and organisations it credits), then
+    the author ``<meta>`` tags, then the visible byline. Publishers put their own
+    name in these when no person wrote the piece, and often also when one did, so
+    the site's name is used only when no source names anyone else.
+    """
+    site = _site_keys(page)
+    people, orgs = _ld_authors(page.structured)
+    # An affiliation after a person's name ("Jane Doe, site.com") is no author.
+    named = _clean(people)
+    ld_names = [n for n in named if not _is_site(n, site)] or named
+    ld_names += _clean(orgs)
+    fallback: list[str] = []
+    for names in (
+        ld_names,
+        _clean(_meta_authors(page.structured)),
+        _clean(_visible_authors(page)),
+        _clean(_byline_text(page)),
+    ):
+        own = [n for n in names if _is_site(n, site)]
+        # A free-text credit naming the site is the site's ("site.de, City, Land").
+        if names and (names is ld_names or not own) and len(own) < len(names):
+            return names
+        fallback = fallback or own or names
+    return fallback
+
+
+def _site_keys(page: PageContext) -> tuple[set[str], str]:
+    """(names the site goes by, its host name), as alphanumeric keys."""
+    data = page.structured
+    names = data.meta("og:site_name")
+    publisher = data.article.get("publisher")
+    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+        names.append(publisher["name"])
+    host = (urlsplit(page.url).hostname or "").removeprefix("www.")
+    labels = host.split(".")
+    if len(labels) >= 2:
+        # The registrable label: "golem" of golem.de, "bbc" of bbc.co.uk.
+        names.append(
+            labels[-3] if len(labels[-2]) <= 3 and len(labels) > 2 else labels[-2]
+        )
+    return {_key(n) for n in names} - {""}, _key(host)
+
+
+def _is_site(name: str, site: tuple[set[str], str]) -> bool:
+    """Whether ``name`` is the site's own ("VnExpress", "Redaktion site.de")."""
+    key = _key(name)
+    names, host = site
+    return key in names or (len(host) >= 4 and host in key)
+
+
+def _key(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _clean(values: list[str]) -> list[str]:
+    names: list[str] = []
+    seen: set[str] = set()
+    for value in values:
+        for name in split_byline(value):
+            key = name.casefold()
+            if key not in seen:
+                seen.add(key)
+                names.append(name)
+    return names
+
+
+def _ld_authors(data: StructuredData) -> tuple[list[str], list[str]]:
+    """(people, organisations) credited as author of the page's JSON-LD article."""
+    by_id: dict[str, dict[str, Any]] = {}
+    # The top-level article is the page's own; nested ones may be teasers.
+    articles = [data.article] if data.article else []
+    for node in _deep_nodes(data.json_ld_nodes):
+        node_id = node.get("@id")
+        if isinstance(node_id, str) and "name" in node:
+            by_id[node_id] = node
+        if _types(node) & ARTICLE_TYPES:
+            articles.append(node)
+    people: list[str] = []
+    orgs: list[str] = []
+    for article in articles:
+        for entry in _as_list(article.get("author")) + _as_list(article.get("creator")):
+            if isinstance(entry, dict) and "name" not in entry:
+                entry = by_id.get(str(entry.get("@id")), entry)  # noqa: PLW2901
+            name = _entry_name(entry)
+            if not name:
+                continue
+            if isinstance(entry, dict) and _types(entry) & _ORG_TYPES:
+                orgs.append(name)
+            else:
+                people.append(name)
+        if people or orgs:
+            # The first article with credits is the page's; later ones are teasers.
+            break
+    return people, orgs
+
+
+def _entry_name(entry: Any) -> str | None:
+    if isinstance(entry, str):
+        return entry
+    if not isinstance(entry, dict):
+        return None
+    name = entry.get("name")
+    if isinstance(name, list):
+        name = " ".join(str(n) for n in name)
+    if not name and (entry.get("givenName") or entry.get("familyName")):
+        name = f"{entry.get('givenName') or ''} {entry.get('familyName') or ''}"
+    return str(name) if name else None
+
+
+def _meta_authors(data: StructuredData) -> list[str]:
+    for name in _AUTHOR_METAS:
+        values = [v for v in data.meta(name) if v.strip()]
+        if name.lower() == "dc.creator":
+            values = [_uninvert(v) for v in values]
+        names = _clean(values)
+        if names:
+            return names
+    # Slack/Twitter "enhanced data" pairs, as WordPress SEO plugins write them.
+    labels = data.selector.xpath(
+        "//meta[starts-with(@name, 'twitter:label')]"
+        "[translate(@content, 'WRITENBY', 'writenby') = 'written by']/@name"
+    ).getall()
+    for label in labels:
+        values = data.meta(label.replace("label", "data"))
+        if _clean(values):
+            return values
+    return data.meta("twitter:misc:Written by")
+
+
+def _uninvert(value: str) -> str:
+    """Rewrite "Doe, Jane" as "Jane Doe" (only a single two-part name)."""
+    m = _INVERTED.match(value.strip())
+    return f"{m.group(2)} {m.group(1)}" if m else value
+
+
+def _visible_authors(page: PageContext) -> list[str]:
+    """Names in the first visible byline (and credits next to it, not teasers')."""
+    nodes = page.selector.xpath(_VISIBLE_AUTHORS)
+    if not nodes:
+        return []
+    near = set(_ancestors(nodes[0].root))
     return [
         node_text(n)
-        for n in page.selector.css(
-            "[rel=author], [itemprop=author] [itemprop=name], .byline__name,"
-            " .author-name"
-        )
+        for i, n in enumerate(nodes)
+        if i == 0 or near.intersection(_ancestors(n.root))
     ]
 
 
-def candidates_byline(page: PageContext) -> list[str]:
-    return [node_text(n) for n in page.selector.css(".byline, [class*=byline]")[:1]]
+def _byline_text(page: PageContext) -> list[str]:
+    """A visible byline without author markup, if it reads like one ("By ...")."""
+    for node in page.selector.css("[class*=byline]")[:_MAX_BYLINES]:
+        text = node_text(node)
+        if len(text) <= _MAX_BYLINE_LENGTH and starts_byline(text):
+            return [text]
+    return []
+
+
+def _ancestors(element: Any) -> list[Any]:
+    out: list[Any] = []
+    parent = element.getparent()
+    while parent is not None and len(out) < _BYLINE_DEPTH:
+        out.append(parent)
+        parent = parent.getparent()
+    return out
+
+
+def _deep_nodes(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Every JSON-LD object, also those nested as ``mainEntity`` or ``hasPart``."""
+    stack: list[tuple[Any, int]] = [(n, 0) for n in reversed(nodes)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            yield value
+            if depth < _MAX_DEPTH:
+                stack.extend(
+                    (v, depth + 1)
+                    for k, v in reversed(value.items())
+                    if isinstance(v, dict | list) and k != "@graph"
+                )
+        elif isinstance(value, list) and depth < _MAX_DEPTH:
+            stack.extend((v, depth + 1) for v in reversed(value))
+
+
+def _types(node: dict[str, Any]) -> set[str]:
+    value = node.get("@type", ())
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        return set()
+    return {str(t).rsplit("/", 1)[-1] for t in value}
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
