@@ -49,7 +49,7 @@ def test_google_news_sitemap_gives_date_title_language():
         "de",
     )
     assert second.published == "2026-03-01"
-    assert sorted(entries, key=lambda e: e.sort_key(), reverse=True)[0] is first
+    assert max(entries, key=lambda e: e.sort_key()) is first
 
 
 def test_entity_expansion_is_refused():
@@ -90,7 +90,8 @@ def test_rss_and_atom_feeds():
 <feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>
 <entry><title>Two</title><link rel="alternate" href="https://news.example/two"/>
 <published>2026-02-25T09:00:00-05:00</published></entry></feed>"""
-    assert looks_like_feed(rss) and looks_like_feed(atom)
+    assert looks_like_feed(rss)
+    assert looks_like_feed(atom)
     (one,) = parse_feed(rss, "https://news.example/feed.xml")
     assert (one.url, one.title, one.published, one.language) == (
         "https://news.example/one",

@@ -115,7 +115,7 @@ async def test_depth_zero_takes_only_the_given_pages(site, tmp_path):
 
 @deferred_f_from_coro_f
 async def test_tracking_duplicate_fetched_once(site, tmp_path):
-    stats, items = await crawl(tmp_path, url=f"{site}{A2}", depth="1")
+    _, items = await crawl(tmp_path, url=f"{site}{A2}", depth="1")
     urls = [item["url"] for item in items]
     assert len(urls) == len(set(urls))
     assert f"{site}{A1}" in urls
