@@ -49,15 +49,27 @@ def _types(node: dict[str, Any]) -> set[str]:
     return {str(t).rsplit("/", 1)[-1] for t in value}
 
 
-def _walk(node: Any) -> Iterator[dict[str, Any]]:
+#: Keys under which a page node nests the article it is about.
+_NESTING_KEYS = ("@graph", "mainEntity", "mainEntityOfPage")
+
+
+def _walk(node: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
+    """Nodes of a JSON-LD document: top level, ``@graph``, and ``mainEntity``.
+
+    Other nested objects (related articles, ``hasPart``) are not the page's article,
+    so they are not walked.
+    """
+    if depth > 8:
+        return
     if isinstance(node, list):
         for child in node:
-            yield from _walk(child)
+            yield from _walk(child, depth + 1)
     elif isinstance(node, dict):
         yield node
-        graph = node.get("@graph")
-        if graph is not None:
-            yield from _walk(graph)
+        for key in _NESTING_KEYS:
+            child = node.get(key)
+            if isinstance(child, dict | list):
+                yield from _walk(child, depth + 1)
 
 
 def load_json_ld(text: str) -> Any:

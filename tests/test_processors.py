@@ -114,6 +114,12 @@ def test_url_key_equates_scheme_slash_and_tracking():
         # Name particles are not byline words.
         ("Luigi Di Maio", ["Luigi Di Maio"]),
         ("Da Silva", ["Da Silva"]),
+        # Not names: e-mail, date, placeholder, photo credit, profile URL.
+        ("Jane Doe, jane.doe@example.org", ["Jane Doe"]),
+        ("Jane Doe | 12.05.2024", ["Jane Doe"]),
+        ("Staff", []),
+        ("Foto: Jane Doe", []),
+        ("https://example.org/authors/jane-doe", []),
         ("", []),
     ],
 )

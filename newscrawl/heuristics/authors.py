@@ -6,8 +6,9 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from lxml import etree
+
 from newscrawl.names import split_byline, starts_byline
-from newscrawl.sites.base import node_text
 from newscrawl.structured import ARTICLE_TYPES
 
 if TYPE_CHECKING:
@@ -33,17 +34,24 @@ _AUTHOR_METAS = (
     "dc.creator",
     "DC.creator",
 )
-_VISIBLE_AUTHORS = (
-    "//*[@itemprop='author']//*[@itemprop='name'] | //a[contains(@rel, 'author')]"
-    " | //*[contains(concat(' ', @class, ' '), ' byline__name ')"
-    " or contains(concat(' ', @class, ' '), ' author-name ')"
-    " or contains(concat(' ', @class, ' '), ' author__name ')]"
-    " | //a[not(ancestor::nav or ancestor::footer)][contains(@href, '/author/')"
-    " or contains(@href, '/authors/') or contains(@href, '/autor/')"
-    " or contains(@href, '/autoren/') or contains(@href, '/auteur/')"
-    " or contains(@href, '/autore/')]"
+#: Author markup of every kind, in page order; Python sorts it out. Compiled once,
+#: and run on lxml directly: this runs on every page.
+_AUTHOR_MARKUP = etree.XPath(
+    "//a[contains(@rel, 'author') or contains(@href, '/aut')]"
+    " | //*[contains(@class, 'author') or contains(@class, 'byline')]"
+    " | //*[@itemprop = 'name'][ancestor::*[contains(@itemprop, 'author')]]"
 )
+_BYLINES = etree.XPath("//*[contains(@class, 'byline')]")
+_METAS = etree.XPath("//meta[@content]")
+_VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
+#: Classes of an element that holds just one author's name.
+_NAME_CLASSES = frozenset({"byline__name", "author-name", "author__name"})
+#: Author profile pages, whose links in a byline carry the author's name.
+_AUTHOR_PATH = re.compile(r"/(?:authors?|autor|autoren|auteur|autore)/", re.IGNORECASE)
+_CHROME = frozenset({"nav", "footer"})
+#: Elements with "byline" in their class that are tried as a plain byline.
 _MAX_BYLINES = 3
+#: A longer "byline" element holds more than the byline (the article head).
 _MAX_BYLINE_LENGTH = 120
 #: Credits further from the first byline than this belong to teasers.
 _BYLINE_DEPTH = 3
@@ -61,18 +69,20 @@ def candidates_authors(page: PageContext) -> list[str]:
     name in these when no person wrote the piece, and often also when one did, so
     the site's name is used only when no source names anyone else.
     """
-    site = _site_keys(page)
+    metas = page_metas(page)
+    site = _site_keys(page, metas)
     people, orgs = _ld_authors(page.structured)
     # An affiliation after a person's name ("Jane Doe, site.com") is no author.
     named = _clean(people)
     ld_names = [n for n in named if not _is_site(n, site)] or named
     ld_names += _clean(orgs)
+    markup = _author_markup(page)
     fallback: list[str] = []
     for names in (
         ld_names,
-        _clean(_meta_authors(page.structured)),
-        _clean(_visible_authors(page)),
-        _clean(_byline_text(page)),
+        _clean(_meta_authors(metas)),
+        _clean(_visible_authors(markup)),
+        _clean(_byline_text(markup)),
     ):
         own = [n for n in names if _is_site(n, site)]
         # A free-text credit naming the site is the site's ("site.de, City, Land").
@@ -82,10 +92,40 @@ def candidates_authors(page: PageContext) -> list[str]:
     return fallback
 
 
-def _site_keys(page: PageContext) -> tuple[set[str], str]:
+def candidates_byline(page: PageContext) -> list[str]:
+    found = _BYLINES(page.selector.root)
+    for node in found[:_MAX_BYLINES] if isinstance(found, list) else []:
+        text = _text(node)
+        # A wrapper whose class mentions "byline" may hold the whole article head.
+        if text and len(text) <= _MAX_BYLINE_LENGTH:
+            return [text]
+    return []
+
+
+def page_metas(page: PageContext) -> dict[str, list[str]]:
+    """``<meta>`` contents by name, property and itemprop, read in one pass.
+
+    >>> from types import SimpleNamespace
+    >>> from parsel import Selector
+    >>> sel = Selector('<meta property="og:site_name" content="Daily">')
+    >>> page_metas(SimpleNamespace(selector=sel))["og:site_name"]
+    ['Daily']
+    """
+    metas: dict[str, list[str]] = {}
+    found = _METAS(page.selector.root)
+    for meta in found if isinstance(found, list) else []:
+        content = meta.get("content")
+        for attr in ("name", "property", "itemprop"):
+            key = meta.get(attr)
+            if key:
+                metas.setdefault(key, []).append(content)
+    return metas
+
+
+def _site_keys(page: PageContext, metas: dict[str, list[str]]) -> tuple[set[str], str]:
     """(names the site goes by, its host name), as alphanumeric keys."""
     data = page.structured
-    names = data.meta("og:site_name")
+    names = list(metas.get("og:site_name", ()))
     publisher = data.article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         names.append(publisher["name"])
@@ -165,24 +205,23 @@ def _entry_name(entry: Any) -> str | None:
     return str(name) if name else None
 
 
-def _meta_authors(data: StructuredData) -> list[str]:
+def _meta_authors(metas: dict[str, list[str]]) -> list[str]:
     for name in _AUTHOR_METAS:
-        values = [v for v in data.meta(name) if v.strip()]
+        values = [v for v in metas.get(name, ()) if v.strip()]
         if name.lower() == "dc.creator":
             values = [_uninvert(v) for v in values]
         names = _clean(values)
         if names:
             return names
     # Slack/Twitter "enhanced data" pairs, as WordPress SEO plugins write them.
-    labels = data.selector.xpath(
-        "//meta[starts-with(@name, 'twitter:label')]"
-        "[translate(@content, 'WRITENBY', 'writenby') = 'written by']/@name"
-    ).getall()
-    for label in labels:
-        values = data.meta(label.replace("label", "data"))
-        if _clean(values):
-            return values
-    return data.meta("twitter:misc:Written by")
+    for label, contents in metas.items():
+        if label.startswith("twitter:label") and any(
+            c.strip().casefold() == "written by" for c in contents
+        ):
+            values = metas.get(label.replace("label", "data"), [])
+            if _clean(values):
+                return values
+    return metas.get("twitter:misc:Written by", [])
 
 
 def _uninvert(value: str) -> str:
@@ -191,23 +230,47 @@ def _uninvert(value: str) -> str:
     return f"{m.group(2)} {m.group(1)}" if m else value
 
 
-def _visible_authors(page: PageContext) -> list[str]:
+def _visible_authors(markup: list[Any]) -> list[str]:
     """Names in the first visible byline (and credits next to it, not teasers')."""
-    nodes = page.selector.xpath(_VISIBLE_AUTHORS)
+    nodes = [n for n in markup if _names_one_author(n)]
     if not nodes:
         return []
-    near = set(_ancestors(nodes[0].root))
+    near = set(_ancestors(nodes[0]))
     return [
-        node_text(n)
+        _text(n)
         for i, n in enumerate(nodes)
-        if i == 0 or near.intersection(_ancestors(n.root))
+        if i == 0 or near.intersection(_ancestors(n))
     ]
 
 
-def _byline_text(page: PageContext) -> list[str]:
+def _author_markup(page: PageContext) -> list[Any]:
+    """Elements whose class, rel, itemprop or link mentions an author, in page order."""
+    found = _AUTHOR_MARKUP(page.selector.root)
+    return found if isinstance(found, list) else []
+
+
+def _text(element: Any) -> str:
+    texts = _VISIBLE_TEXT(element)
+    return " ".join("".join(texts if isinstance(texts, list) else []).split())
+
+
+def _names_one_author(element: Any) -> bool:
+    if "author" in (element.get("rel") or ""):
+        return True
+    if set((element.get("class") or "").split()) & _NAME_CLASSES:
+        return True
+    if element.tag == "a" and _AUTHOR_PATH.search(element.get("href") or ""):
+        return not any(a.tag in _CHROME for a in element.iterancestors())
+    if "author" in (element.get("itemprop") or ""):
+        return False  # its [itemprop=name] child is the name, found below
+    return bool(element.get("itemprop") == "name")
+
+
+def _byline_text(markup: list[Any]) -> list[str]:
     """A visible byline without author markup, if it reads like one ("By ...")."""
-    for node in page.selector.css("[class*=byline]")[:_MAX_BYLINES]:
-        text = node_text(node)
+    bylines = [n for n in markup if "byline" in (n.get("class") or "")]
+    for node in bylines[:_MAX_BYLINES]:
+        text = _text(node)
         if len(text) <= _MAX_BYLINE_LENGTH and starts_byline(text):
             return [text]
     return []

@@ -7,6 +7,9 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
 
+from lxml import etree
+
+from newscrawl.heuristics.authors import page_metas
 from newscrawl.processors import clean_text
 
 if TYPE_CHECKING:
@@ -18,13 +21,10 @@ if TYPE_CHECKING:
 #: This module weighs JSON-LD, OpenGraph, ``<meta>`` and the page itself.
 ORDER_TAGS = ("generic",)
 
-#: Links that WordPress and many other CMSs mark as the post's tags.
-_REL_TAG = "a[rel~=tag]"
-#: Links to a tag or topic page: a slug under a path segment that says "tag".
-_TAG_LINKS = (
-    "//a[@href][not(ancestor::nav or ancestor::header or ancestor::footer"
-    " or ancestor::p or ancestor::h1)]"
-)
+#: Links in the page, compiled once and run on lxml: this runs on every page.
+_LINKS = etree.XPath("//a[@href]")
+#: Where links are navigation, running text or a headline, not a list of tags.
+_NOT_TAG_LIST = frozenset({"nav", "header", "footer", "p", "h1"})
 _TAG_PATH = re.compile(
     r"/(?:tags?|topics?|themen?|thema|schlagw[oö]rte?r?|stichw[oö]rte?r?|keywords?"
     r"|subjects?|temas?|etiquetas?|sujets?|argomenti|tagi)/[^/?#]",
@@ -61,25 +61,22 @@ def candidates_tags(page: PageContext) -> list[str]:
     two keyword metas count as one witness, as CMSs copy one into the other.
     """
     data = page.structured
+    metas = page_metas(page)
+    links = _links(page)
     sources: list[tuple[str, Callable[[], list[str]]]] = [
-        ("meta", lambda: _split(data.meta("news_keywords"))),
+        ("meta", lambda: _split(metas.get("news_keywords", []))),
         ("json-ld", lambda: _ld_keywords(data)),
-        ("opengraph", lambda: _split(data.meta("article:tag"))),
-        ("meta", lambda: _split(data.meta("keywords"))),
-        ("dc", lambda: data.meta("dc.subject", "DC.subject")),
-        ("page", lambda: page.selector.css(_REL_TAG + " ::text").getall()),
-        ("page", lambda: _tag_link_list(page)),
+        ("opengraph", lambda: _split(metas.get("article:tag", []))),
+        ("meta", lambda: _split(metas.get("keywords", []))),
+        ("dc", lambda: metas.get("dc.subject", []) + metas.get("DC.subject", [])),
+        ("page", lambda: [_text(a) for a in links if "tag" in (a.get("rel") or "")]),
+        ("page", lambda: _tag_link_list(links)),
     ]
-    site = _site_names(data)
+    site = _site_names(data, metas)
     # Headline and URL slug: the words some CMSs turn into keywords by themselves.
+    titles = page.selector.root.findall(".//title")[:1]
     title = _fold(
-        " ".join(
-            [
-                *data.meta("og:title"),
-                *page.selector.css("title::text").getall(),
-                page.url,
-            ]
-        )
+        " ".join([*metas.get("og:title", []), *(_text(t) for t in titles), page.url])
     )
     lists: list[tuple[str, list[str]]] = []
     for family, get in sources:
@@ -108,16 +105,27 @@ def candidates_section(page: PageContext) -> list[str]:
     return []
 
 
-def _tag_link_list(page: PageContext) -> list[str]:
+def _links(page: PageContext) -> list[Any]:
+    found = _LINKS(page.selector.root)
+    return found if isinstance(found, list) else []
+
+
+def _text(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def _tag_link_list(all_links: list[Any]) -> list[str]:
     """The largest group of sibling links to tag pages (a "topics" box).
 
-    A lone tag link is more often a kicker or a teaser's label than a tag list,
-    so a group needs two links.
+    Links to tag pages (``/tag/floods``, ``/themen/...``) in menus, running text
+    and teasers' labels are left out; a lone tag link is more often a kicker than
+    a tag list, so a group needs two links.
     """
     links = [
-        a.root
-        for a in page.selector.xpath(_TAG_LINKS)
-        if _TAG_PATH.search(a.root.get("href", ""))
+        a
+        for a in all_links
+        if _TAG_PATH.search(a.get("href", ""))
+        and not any(e.tag in _NOT_TAG_LIST for e in a.iterancestors())
     ]
     if len(links) < 2:
         return []
@@ -131,7 +139,7 @@ def _tag_link_list(page: PageContext) -> list[str]:
     if not groups:
         return []
     best = max(groups.values(), key=len)
-    return [" ".join("".join(a.itertext()).split()) for a in best]
+    return [_text(a) for a in best]
 
 
 def _ancestors(element: Any) -> list[Any]:
@@ -180,8 +188,8 @@ def _ld_keywords(data: StructuredData) -> list[str]:
     return []
 
 
-def _site_names(data: StructuredData) -> set[str]:
-    names = {n.casefold() for n in data.meta("og:site_name")}
+def _site_names(data: StructuredData, metas: dict[str, list[str]]) -> set[str]:
+    names = {n.casefold() for n in metas.get("og:site_name", [])}
     publisher = data.article.get("publisher") if data.article else None
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         names.add(publisher["name"].casefold())
