@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from newscrawl.processors import parse_datetime
@@ -87,9 +88,48 @@ _NOT_DATELINE = (
 #: A short text whose date opens it is a dateline ("Updated: 25.04.2024 14:07");
 #: a date deep in a sentence is a caption or body text.
 MAX_DATE_START = 25
+#: A dateline labelled as an update does not give the publication time.
+_UPDATE_LABEL = re.compile(
+    r"updat|aktualisier|geändert|mis à jour|actualis|actualiz|aggiorn|atualiz"
+    r"|bijgewerkt|güncelle|oppdater|uppdater|opdater|päivit",
+    re.IGNORECASE,
+)
 #: Only the first date-bearing text nodes of the article can be its dateline.
 MAX_VISIBLE_NODES = 12
 MAX_DATELINE_CHARS = 120
+
+
+_META_INDEX: weakref.WeakKeyDictionary[Selector, dict[str, list[str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _root(sel: Selector) -> Any:
+    """The lxml root of a parsel selector (iterating it is far cheaper than XPath)."""
+    return sel.root
+
+
+def meta_values(page: PageContext, *names: str) -> list[str]:
+    """``content`` of the ``<meta>`` tags with one of ``names``, in that order.
+
+    As ``StructuredData.meta`` (``name``, ``property`` or ``itemprop``), but from
+    one pass over the page's ``<meta>`` tags, shared by the heuristics.
+    """
+    index = _META_INDEX.get(page.selector)
+    if index is None:
+        index = {}
+        # lxml's own iteration: a parsel Selector per <meta> costs more than the scan.
+        for node in _root(page.selector).iter("meta"):
+            attrs = node.attrib
+            content = attrs.get("content")
+            if content is None:
+                continue
+            for attr in ("name", "property", "itemprop"):
+                key = attrs.get(attr)
+                if key:
+                    index.setdefault(key, []).append(content)
+        _META_INDEX[page.selector] = index
+    return [value for name in names for value in index.get(name, ())]
 
 
 def _iso(value: Any, languages: list[str] | None = None) -> str | None:
@@ -122,15 +162,20 @@ def _ld_values(page: PageContext, keys: tuple[str, ...]) -> list[str]:
 
 
 def _time_elements(sel: Selector, prop: str) -> list[str]:
-    values = sel.xpath(
-        f"//*[@itemprop='{prop}']/@datetime | //*[@itemprop='{prop}']/@content"
-    ).getall()
-    if prop == "datePublished":
-        values += sel.xpath(
-            "//time[@pubdate]/@datetime | (//article//time[@datetime])[1]/@datetime"
-            " | (//time[@datetime])[1]/@datetime"
-        ).getall()
-    return values
+    """``datetime`` of the page's ``<time>`` elements, the marked-up ones first."""
+    marked: list[str] = []
+    first: list[str] = []
+    for node in _root(sel).iter("time"):
+        attrs = node.attrib
+        if "datetime" not in attrs:
+            continue
+        if attrs.get("itemprop") == prop or (
+            prop == "datePublished" and "pubdate" in attrs
+        ):
+            marked.append(attrs["datetime"])
+        elif prop == "datePublished" and not first and node.tag == "time":
+            first.append(attrs["datetime"])
+    return marked + first
 
 
 def _url_date(url: str) -> tuple[int, int, int | None] | None:
@@ -211,13 +256,13 @@ def _dateline(page: PageContext, languages: list[str] | None) -> str | None:
     texts = (
         regions[0].xpath(f".//text()[not({_NOT_DATELINE})][re:test(., '\\d')]").getall()
     )
-    for text in texts[:MAX_VISIBLE_NODES]:
-        text = " ".join(text.split())
+    for raw in texts[:MAX_VISIBLE_NODES]:
+        text = " ".join(raw.split())
         if len(text) > MAX_DATELINE_CHARS:
             continue
         found = _visible_date(text, languages)
         if found:
-            return found
+            return None if _UPDATE_LABEL.search(text) else found
     return None
 
 
@@ -273,10 +318,30 @@ def refine(chosen: str, others: list[str]) -> str:
     return chosen
 
 
+#: The names ``StructuredData.og`` and ``.plain_meta`` read, per field.
+_LAYER_META = {
+    "published": (
+        ("article:published_time",),
+        (
+            *("pubdate", "publishdate", "date", "dc.date", "DC.date.issued"),
+            *("datePublished", "sailthru.date"),
+        ),
+    ),
+    "modified": (
+        ("article:modified_time", "og:updated_time"),
+        ("dateModified", "last-modified", "lastmod"),
+    ),
+}
+
+
 def _structured_first(page: PageContext, field: str) -> str | None:
     """What the JSON-LD, OpenGraph and ``<meta>`` layers would give on their own."""
-    data = page.structured
-    for values in (data.ld(field), data.og(field), data.plain_meta(field)):
+    og, plain = _LAYER_META[field]
+    for values in (
+        page.structured.ld(field),
+        meta_values(page, *og),
+        meta_values(page, *plain),
+    ):
         for value in values:
             parsed = parse_datetime(value)
             if parsed:
@@ -284,8 +349,17 @@ def _structured_first(page: PageContext, field: str) -> str | None:
     return None
 
 
+def _has_headline(page: PageContext) -> bool:
+    return bool(
+        next(page.selector.root.iter("h1"), None) is not None
+        or page.structured.ld("title")
+        or meta_values(page, "og:title")
+    )
+
+
 def _choose(page: PageContext, field: str) -> list[str]:
     languages = _languages(page)
+    meta_names: tuple[str, ...]
     if field == "published":
         ld_keys: tuple[str, ...] = ("datePublished", "dateCreated")
         meta_names, prop = PUBLISHED_META, "datePublished"
@@ -293,16 +367,18 @@ def _choose(page: PageContext, field: str) -> list[str]:
         ld_keys, meta_names, prop = ("dateModified",), MODIFIED_META, "dateModified"
     raw = [
         *_ld_values(page, ld_keys),
-        *page.structured.meta(*meta_names),
+        *meta_values(page, *meta_names),
         *_time_elements(page.selector, prop),
     ]
     parsed = [p for p in (_iso(v, languages) for v in raw) if p]
     url_date = _url_date(page.url)
-    if not parsed and field == "published":
+    # A date the page states but we cannot read is not replaced by a guess.
+    if not raw and field == "published":
         line = _dateline(page, languages)
         if line and _agrees(line, url_date):
             parsed = [line]
-        elif url_date and url_date[2] is not None:
+        elif url_date and url_date[2] is not None and _has_headline(page):
+            # An empty or error page at an article URL is not that article.
             try:
                 parsed = [dt.date(*url_date).isoformat()]  # type: ignore[arg-type]
             except ValueError:

@@ -1,16 +1,20 @@
-"""Generic headline: the text the page's headline sources agree on, site name removed."""
+"""Generic headline: the one the page's headline sources agree on, minus site name."""
 
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import unicodedata
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from newscrawl.heuristics.dates import meta_values
 from newscrawl.processors import clean_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from parsel import Selector
 
     from newscrawl.heuristics import PageContext
@@ -26,16 +30,15 @@ SOURCES = ("ld", "h1", "og", "twitter", "title")
 _SEPARATOR = re.compile(r"\s+[|\-–—·•»/:]{1,2}\s+|\s*[|｜：]\s*|:\s+")
 #: Kickers (overlines) and screen-reader-only text inside an ``<h1>`` are not
 #: part of the headline itself.
-_H1_SKIP = (
-    "ancestor::script or ancestor::style"
-    " or ancestor::*[contains(@class, 'offscreen') or contains(@class, 'sr-only')"
-    " or contains(@class, 'visually-hidden') or contains(@class, 'overline')"
-    " or contains(@class, 'kicker') or contains(@class, 'eyebrow')]"
+_H1_SKIP_CLASS = re.compile(
+    r"offscreen|sr-only|visually-hidden|overline|kicker|eyebrow", re.IGNORECASE
 )
 _QUOTES = str.maketrans("‘’‚‛“”„‟«»‹›", "''''\"\"\"\"\"\"''")
 _DASHES = str.maketrans("‐‑‒–—―", "------")
 _NON_WORD = re.compile(r"\W+")
-_DATE_LIKE = re.compile(r"[\d\s./-]+")
+_DATE_LIKE = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}")
+#: A site name is a few words; a longer segment is part of the headline.
+MAX_SITE_WORDS = 5
 #: More H1s than this are page furniture (teasers), not a headline to choose from.
 MAX_H1 = 5
 #: A support vote: the candidate is this one plus a site name, section or kicker.
@@ -44,6 +47,7 @@ PARTIAL_VOTE = 0.5
 #: explicit statement of the headline; og:title and twitter:title are usually one
 #: social headline written twice, and ``<title>`` is often an SEO variant.
 WEIGHTS = {"ld": 2.5, "h1": 1.0, "og": 1.0, "twitter": 0.0, "title": 0.5}
+SEO_COPY_WEIGHT = 1.0
 
 
 def _key(text: str) -> str:
@@ -60,20 +64,32 @@ def _clean(text: str | None) -> str:
 def _h1_texts(sel: Selector) -> list[str]:
     """Text of the page's ``<h1>`` elements, kickers and hidden text left out."""
     texts = []
-    for h1 in sel.xpath("//h1")[:MAX_H1]:
-        text = " ".join(
-            "".join(h1.xpath(f".//text()[not({_H1_SKIP})]").getall()).split()
-        )
+    # lxml's own iteration: XPath through parsel costs more than the whole choice.
+    for h1 in itertools.islice(sel.root.iter("h1"), MAX_H1):
+        text = " ".join("".join(_visible_text(h1)).split())
         if text:
             texts.append(text)
     return texts
 
 
+def _visible_text(node: Any) -> Iterator[str]:
+    if node.text:
+        yield node.text
+    for child in node:
+        if not isinstance(child.tag, str) or child.tag in ("script", "style"):
+            pass
+        elif not _H1_SKIP_CLASS.search(child.get("class", "")):
+            yield from _visible_text(child)
+        if child.tail:
+            yield child.tail
+
+
 def _site_keys(page: PageContext) -> set[str]:
     """Names the site goes by, as alphanumeric keys."""
-    data = page.structured
-    names = data.meta("og:site_name", "application-name", "apple-mobile-web-app-title")
-    publisher = data.article.get("publisher")
+    names = meta_values(
+        page, "og:site_name", "application-name", "apple-mobile-web-app-title"
+    )
+    publisher = page.structured.article.get("publisher")
     if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
         names.append(publisher["name"])
     host = (urlsplit(page.url).hostname or "").removeprefix("www.")
@@ -88,17 +104,32 @@ def _site_keys(page: PageContext) -> set[str]:
 
 
 def _is_site_name(segment: str, sites: set[str]) -> bool:
-    key = _NON_WORD.sub("", _key(segment))
-    if not key:
+    """``segment`` is a date, or its first or last words spell a site name."""
+    if _DATE_LIKE.fullmatch(segment.strip()):
         return True
-    if _DATE_LIKE.fullmatch(segment):
+    words = [w for w in (_NON_WORD.sub("", w) for w in _key(segment).split()) if w]
+    if not words:
         return True
-    if len(segment.split()) > 5:
+    if len(words) > MAX_SITE_WORDS:
         return False
-    return any(
-        key == s or (len(s) >= 3 and (key.startswith(s) or key.endswith(s)))
-        for s in sites
-    )
+    # "Metro News" for metro.co.uk, "Golem.de" for golem: whole words only.
+    spans = {"".join(words[:i]) for i in range(1, len(words) + 1)}
+    spans |= {"".join(words[i:]) for i in range(len(words))}
+    return bool(spans & sites)
+
+
+def _split_last(text: str) -> tuple[str, str] | None:
+    seps = list(_SEPARATOR.finditer(text))
+    if not seps:
+        return None
+    return text[: seps[-1].start()].strip(), text[seps[-1].end() :].strip()
+
+
+def _split_first(text: str) -> tuple[str, str] | None:
+    sep = _SEPARATOR.search(text)
+    if sep is None:
+        return None
+    return text[: sep.start()].strip(), text[sep.end() :].strip()
 
 
 def strip_site_name(text: str, sites: set[str]) -> str:
@@ -108,18 +139,18 @@ def strip_site_name(text: str, sites: set[str]) -> str:
     'Rain in Oslo'
     >>> strip_site_name("Daily Planet: Rain in Oslo", {"dailyplanet"})
     'Rain in Oslo'
-    >>> strip_site_name("Planet: A new one found", {"dailyplanet"})
-    'Planet: A new one found'
+    >>> strip_site_name("Planetary: A new one found", {"planet"})
+    'Planetary: A new one found'
+    >>> strip_site_name("Final score - 3-1", {"planet"})
+    'Final score - 3-1'
     """
     while True:
-        parts = _SEPARATOR.split(text)
-        if len(parts) < 2:
-            return text
-        if _is_site_name(parts[-1], sites):
-            seps = list(_SEPARATOR.finditer(text))
-            text = text[: seps[-1].start()].strip()
-        elif _is_site_name(parts[0], sites):
-            text = text[_SEPARATOR.search(text).end() :].strip()  # type: ignore[union-attr]
+        last = _split_last(text)
+        first = _split_first(text)
+        if last and last[0] and _is_site_name(last[1], sites):
+            text = last[0]
+        elif first and first[1] and _is_site_name(first[0], sites):
+            text = first[1]
         else:
             return text
 
@@ -132,21 +163,23 @@ def _extends(longer: str, shorter: str) -> bool:
         return bool(_SEPARATOR.match(longer, len(shorter)))
     if longer.endswith(shorter):
         head = longer[: -len(shorter)]
-        return bool(_SEPARATOR.search(head)) and _SEPARATOR.search(head).end() == len(
-            head
-        )  # type: ignore[union-attr]
+        return any(m.end() == len(head) for m in _SEPARATOR.finditer(head))
     return False
+
+
+def _first_title(page: PageContext) -> list[str]:
+    titles = itertools.islice(page.selector.root.iter("title"), 1)
+    return [t.text or "" for t in titles]
 
 
 def _raw_sources(page: PageContext) -> dict[str, str]:
     """First raw headline of each metadata source (``ld``, ``og``, ...)."""
-    data = page.structured
     raw: dict[str, str] = {}
     for source, values in (
-        ("ld", data.ld("title")),
-        ("og", data.meta("og:title")),
-        ("twitter", data.meta("twitter:title")),
-        ("title", page.selector.xpath("//title/text()").getall()[:1]),
+        ("ld", page.structured.ld("title")),
+        ("og", meta_values(page, "og:title")),
+        ("twitter", meta_values(page, "twitter:title")),
+        ("title", _first_title(page)),
     ):
         if values and isinstance(values[0], str):
             raw[source] = values[0]
@@ -187,11 +220,16 @@ def choose_headline(found: dict[str, str]) -> str | None:
         return None
     keys = {s: _key(v) for s, v in found.items()}
     votes: dict[str, float] = {}
+    weights = dict(WEIGHTS)
+    if "ld" in keys and keys["ld"] == keys.get("title"):
+        # A JSON-LD headline that repeats <title> is the SEO title copied over:
+        # one voice, not the publisher's separate statement of the headline.
+        weights["ld"] = SEO_COPY_WEIGHT
     for source, key in keys.items():
-        votes[key] = votes.get(key, 0.0) + WEIGHTS[source]
+        votes[key] = votes.get(key, 0.0) + weights[source]
     for key in list(votes):
         votes[key] += PARTIAL_VOTE * sum(
-            WEIGHTS[s] for s, other in keys.items() if _extends(other, key)
+            weights[s] for s, other in keys.items() if _extends(other, key)
         )
     rank = {s: i for i, s in enumerate(SOURCES)}
     best = max(sorted(found, key=rank.__getitem__), key=lambda s: votes[keys[s]])
