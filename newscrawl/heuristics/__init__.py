@@ -62,6 +62,30 @@ class PageContext:
         self.selector: Selector = response.selector
         self.structured = structured
 
+    @cached_property
+    def metas(self) -> dict[str, list[str]]:
+        """``<meta>`` contents by ``name``, ``property`` and ``itemprop``, one pass.
+
+        Heuristics read many meta names per page; lxml's own iteration over the
+        ``<meta>`` tags costs far less than one XPath query per name.
+        """
+        index: dict[str, list[str]] = {}
+        for node in self.selector.root.iter("meta"):
+            attrs = node.attrib
+            content = attrs.get("content")
+            if content is None:
+                continue
+            for attr in ("name", "property", "itemprop"):
+                key = attrs.get(attr)
+                if key:
+                    index.setdefault(key, []).append(content)
+        return index
+
+    def meta_values(self, *names: str) -> list[str]:
+        """``content`` of the ``<meta>`` tags with one of ``names``, in that order."""
+        index = self.metas
+        return [value for name in names for value in index.get(name, ())]
+
     @property
     def html(self) -> str:
         return self.response.text

@@ -42,7 +42,6 @@ _AUTHOR_MARKUP = etree.XPath(
     " | //*[@itemprop = 'name'][ancestor::*[contains(@itemprop, 'author')]]"
 )
 _BYLINES = etree.XPath("//*[contains(@class, 'byline')]")
-_METAS = etree.XPath("//meta[@content]")
 _VISIBLE_TEXT = etree.XPath(".//text()[not(ancestor::script or ancestor::style)]")
 #: Classes of an element that holds just one author's name.
 _NAME_CLASSES = frozenset({"byline__name", "author-name", "author__name"})
@@ -103,23 +102,8 @@ def candidates_byline(page: PageContext) -> list[str]:
 
 
 def page_metas(page: PageContext) -> dict[str, list[str]]:
-    """``<meta>`` contents by name, property and itemprop, read in one pass.
-
-    >>> from types import SimpleNamespace
-    >>> from parsel import Selector
-    >>> sel = Selector('<meta property="og:site_name" content="Daily">')
-    >>> page_metas(SimpleNamespace(selector=sel))["og:site_name"]
-    ['Daily']
-    """
-    metas: dict[str, list[str]] = {}
-    found = _METAS(page.selector.root)
-    for meta in found if isinstance(found, list) else []:
-        content = meta.get("content")
-        for attr in ("name", "property", "itemprop"):
-            key = meta.get(attr)
-            if key:
-                metas.setdefault(key, []).append(content)
-    return metas
+    """``<meta>`` contents by name, property and itemprop (shared, one pass)."""
+    return page.metas
 
 
 def _site_keys(page: PageContext, metas: dict[str, list[str]]) -> tuple[set[str], str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from newscrawl.processors import parse_datetime
@@ -99,37 +98,9 @@ MAX_VISIBLE_NODES = 12
 MAX_DATELINE_CHARS = 120
 
 
-_META_INDEX: weakref.WeakKeyDictionary[Selector, dict[str, list[str]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _root(sel: Selector) -> Any:
-    """The lxml root of a parsel selector (iterating it is far cheaper than XPath)."""
-    return sel.root
-
-
 def meta_values(page: PageContext, *names: str) -> list[str]:
-    """``content`` of the ``<meta>`` tags with one of ``names``, in that order.
-
-    As ``StructuredData.meta`` (``name``, ``property`` or ``itemprop``), but from
-    one pass over the page's ``<meta>`` tags, shared by the heuristics.
-    """
-    index = _META_INDEX.get(page.selector)
-    if index is None:
-        index = {}
-        # lxml's own iteration: a parsel Selector per <meta> costs more than the scan.
-        for node in _root(page.selector).iter("meta"):
-            attrs = node.attrib
-            content = attrs.get("content")
-            if content is None:
-                continue
-            for attr in ("name", "property", "itemprop"):
-                key = attrs.get(attr)
-                if key:
-                    index.setdefault(key, []).append(content)
-        _META_INDEX[page.selector] = index
-    return [value for name in names for value in index.get(name, ())]
+    """``content`` of the ``<meta>`` tags with one of ``names``, in that order."""
+    return page.meta_values(*names)
 
 
 def _iso(value: Any, languages: list[str] | None = None) -> str | None:
@@ -165,7 +136,7 @@ def _time_elements(sel: Selector, prop: str) -> list[str]:
     """``datetime`` of the page's ``<time>`` elements, the marked-up ones first."""
     marked: list[str] = []
     first: list[str] = []
-    for node in _root(sel).iter("time"):
+    for node in sel.root.iter("time"):
         attrs = node.attrib
         if "datetime" not in attrs:
             continue
