@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 from newscrawl.heuristics import GenericLayer, PageContext, field_order
 from newscrawl.loaders import ArticleLoader, content_hash
-from newscrawl.processors import clean_text, url_key, word_count
+from newscrawl.processors import url_key, word_count
 from newscrawl.structured import StructuredData
 
 if TYPE_CHECKING:
@@ -53,6 +54,9 @@ FIELD_ORDER = {
 DATE_FIELDS = frozenset({"published", "modified"})
 #: Layers whose lead text is shown on the page, so it opens ``body``.
 VISIBLE_LAYERS = frozenset({"site", "generic"})
+#: A summary whose first characters (as words) are in the body is already shown.
+LEAD_KEY_CHARS = 80
+_WORD = re.compile(r"\w+")
 
 
 class Stats(Protocol):
@@ -191,13 +195,25 @@ def _finish(item: ArticleItem, provenance: dict[str, str], site_name: str) -> No
     }
     summary_layer = provenance.get("summary", "")
     shown = summary_layer == site_name or summary_layer in VISIBLE_LAYERS
-    if item.body and item.summary and shown:
-        first = item.body.split("\n\n", 1)[0]
-        if clean_text(first) != clean_text(item.summary):
-            item.body = f"{item.summary}\n\n{item.body}"
+    if item.body and item.summary and shown and not _opens(item.body, item.summary):
+        item.body = f"{item.summary}\n\n{item.body}"
     item.word_count = word_count(item.body) if item.body else None
     if item.title or item.body:
         item.content_hash = content_hash(item.title, item.body)
+
+
+def _opens(body: str, summary: str) -> bool:
+    r"""Whether ``body`` already shows ``summary`` (or its start) near the top.
+
+    >>> _opens("Intro text here.\n\nMore.", "Intro text here")
+    True
+    >>> _opens("Photo: AFP\n\nIntro text here.", "Intro text here.")
+    True
+    >>> _opens("Other text.", "Intro text here.")
+    False
+    """
+    key = " ".join(_WORD.findall(summary)).casefold()[:LEAD_KEY_CHARS]
+    return key in " ".join(_WORD.findall(body[: 4 * len(summary) + 1000])).casefold()
 
 
 def extract(
