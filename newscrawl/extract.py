@@ -98,7 +98,13 @@ def extract_article(
     structured: StructuredData | None = None,
 ) -> ArticleItem:
     """Extract one article from ``response`` with the layers in order."""
-    loader = ArticleLoader(response=response, stats=stats, base_url=response.url)
+    # The response's own selector: a loader given only the response parses it again.
+    loader = ArticleLoader(
+        response=response,
+        selector=response.selector,
+        stats=stats,
+        base_url=response.url,
+    )
     page = response.selector
     structured = structured or StructuredData(page)
     layers: dict[str, Layer] = {
