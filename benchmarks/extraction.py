@@ -144,7 +144,13 @@ def trafilatura_item(html: str, url: str) -> dict[str, Any]:
         "title": data.get("title"),
         "authors": authors,
         "published": data.get("date"),
-        "tags": [*(data.get("tags") or []), *(data.get("categories") or [])],
+        # trafilatura gives each as a list holding one comma-separated string.
+        "tags": [
+            t.strip()
+            for value in (*(data.get("tags") or []), *(data.get("categories") or []))
+            for t in str(value).split(",")
+            if t.strip()
+        ],
         "body": data.get("text"),
         "language": data.get("language"),
     }
@@ -153,14 +159,18 @@ def trafilatura_item(html: str, url: str) -> dict[str, Any]:
 def newspaper_item(html: str, url: str) -> dict[str, Any]:
     import newspaper
 
-    article = newspaper.Article(url)
+    config = newspaper.Config()
+    # Offline: no image downloads to size the top image, no network at all.
+    config.fetch_images = False
+    config.memorize_articles = False
+    article = newspaper.Article(url, config=config)
     article.download(input_html=html)
     article.parse()
     return {
         "title": article.title,
         "authors": list(article.authors),
         "published": article.publish_date.isoformat() if article.publish_date else None,
-        "tags": sorted(article.tags),
+        "tags": sorted(article.tags or []),
         "body": article.text,
         "language": article.meta_lang or None,
     }
