@@ -45,6 +45,26 @@ def _urls_file(name: str, value: str) -> list[str]:
     return _urls(name, ",".join(urls))
 
 
+def _check_known(known: frozenset[str], kwargs: dict[str, Any]) -> None:
+    unknown = set(kwargs) - known
+    if unknown:
+        raise ArgumentError(
+            min(unknown), f"unknown argument (known: {', '.join(sorted(known))})"
+        )
+
+
+def _start_urls(kwargs: dict[str, Any]) -> list[str]:
+    """URLs from ``url`` (comma-separated) and ``urls_file`` (one per line)."""
+    urls: list[str] = []
+    if kwargs.get("url") is not None:
+        urls += _urls("url", str(kwargs["url"]))
+        if not urls:
+            raise ArgumentError("url", "no URL given")
+    if kwargs.get("urls_file") is not None:
+        urls += _urls_file("urls_file", str(kwargs["urls_file"]))
+    return urls
+
+
 def _int(name: str, value: Any, low: int, high: int) -> int:
     try:
         number = int(str(value).strip())
@@ -86,19 +106,8 @@ class EuronewsParams:
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> EuronewsParams:
-        unknown = set(kwargs) - cls.KNOWN
-        if unknown:
-            name = min(unknown)
-            raise ArgumentError(
-                name, f"unknown argument (known: {', '.join(sorted(cls.KNOWN))})"
-            )
-        urls: list[str] = []
-        if kwargs.get("url") is not None:
-            urls += _urls("url", str(kwargs["url"]))
-            if not urls:
-                raise ArgumentError("url", "no URL given")
-        if kwargs.get("urls_file") is not None:
-            urls += _urls_file("urls_file", str(kwargs["urls_file"]))
+        _check_known(cls.KNOWN, kwargs)
+        urls = _start_urls(kwargs)
         editions = tuple(EDITIONS)
         if kwargs.get("editions") is not None:
             if urls:
@@ -133,17 +142,8 @@ class NewsParams:
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:
-        unknown = set(kwargs) - cls.KNOWN
-        if unknown:
-            name = min(unknown)
-            raise ArgumentError(
-                name, f"unknown argument (known: {', '.join(sorted(cls.KNOWN))})"
-            )
-        urls: list[str] = []
-        if kwargs.get("url") is not None:
-            urls += _urls("url", str(kwargs["url"]))
-        if kwargs.get("urls_file") is not None:
-            urls += _urls_file("urls_file", str(kwargs["urls_file"]))
+        _check_known(cls.KNOWN, kwargs)
+        urls = _start_urls(kwargs)
         feeds = _urls("feed", str(kwargs["feed"])) if kwargs.get("feed") else []
         sitemaps = (
             _urls("sitemap", str(kwargs["sitemap"])) if kwargs.get("sitemap") else []

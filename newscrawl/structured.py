@@ -40,7 +40,7 @@ _TRAILING_COMMA = re.compile(r",\s*([}\]])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
-def _types(node: dict[str, Any]) -> set[str]:
+def node_types(node: dict[str, Any]) -> set[str]:
     value = node.get("@type", ())
     if isinstance(value, str):
         value = [value]
@@ -133,7 +133,7 @@ class StructuredData:
     def article(self) -> dict[str, Any]:
         """The first JSON-LD node typed as an article, or ``{}``."""
         for node in self.json_ld_nodes:
-            if _types(node) & ARTICLE_TYPES:
+            if node_types(node) & ARTICLE_TYPES:
                 return node
         return {}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import os
@@ -48,17 +49,27 @@ def sample_truth() -> dict:
     return json.loads(TRUTH.read_text("utf-8"))
 
 
-@pytest.fixture(scope="session")
-def sample_server():
-    """Serve the bundled sample site on 127.0.0.1 (free port) from a subprocess."""
+@contextlib.contextmanager
+def serve(root: Path | None = None):
+    """Serve ``root`` (default: the bundled sample site) on 127.0.0.1, free port,
+    from a subprocess; yield its base URL."""
+    args = ["--root", str(root)] if root else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "newscrawl.sampleserver", "--port", "0"],
+        [sys.executable, "-m", "newscrawl.sampleserver", "--port", "0", *args],
         stdout=subprocess.PIPE,
         text=True,
     )
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     assert url.startswith("http://127.0.0.1:"), url
-    yield url
-    proc.kill()
-    proc.communicate()
+    try:
+        yield url
+    finally:
+        proc.kill()
+        proc.communicate()
+
+
+@pytest.fixture(scope="session")
+def sample_server():
+    with serve() as url:
+        yield url

@@ -17,6 +17,8 @@ from newscrawl.sampleserver import SAMPLE_SITE
 from newscrawl.schema import validation_errors
 from newscrawl.spiders.euronews import EuronewsSpider
 
+from .conftest import serve
+
 EN_A = "/2026/01/06/eu-ministers-agree-emergency-fund-for-flood-damaged-heritage-sites"
 EN_C = "/green/2024/04/30/danube-farmers-flood-their-own-fields-to-bring-back-lost-wetlands"
 
@@ -116,15 +118,8 @@ def robots_server(tmp_path):
     root = tmp_path / "site"
     shutil.copytree(SAMPLE_SITE, root)
     (root / "robots.txt").write_text("User-agent: *\nDisallow: /my-europe/\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newscrawl.sampleserver", "--root", str(root)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    yield url
-    proc.kill()
-    proc.communicate()
+    with serve(root) as url:
+        yield url
 
 
 @deferred_f_from_coro_f

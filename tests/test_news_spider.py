@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ from scrapy.utils.test import get_crawler
 from newscrawl.schema import validation_errors
 from newscrawl.spiders.news import NewsSpider
 
+from .conftest import serve
 from .test_e2e import project_settings
 
 SITE = Path(__file__).with_name("sites") / "generic"
@@ -23,15 +22,8 @@ ARTICLES = TRUTH["articles"]
 
 @pytest.fixture(scope="module")
 def site():
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "newscrawl.sampleserver", "--root", str(SITE)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    url = proc.stdout.readline().strip()
-    yield url
-    proc.kill()
-    proc.communicate()
+    with serve(SITE) as url:
+        yield url
 
 
 async def crawl(tmp_path: Path, **args):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     from parsel import Selector
@@ -80,6 +81,31 @@ class PageContext:
                 if key:
                     index.setdefault(key, []).append(content)
         return index
+
+    @cached_property
+    def site_names(self) -> list[str]:
+        """Names the site goes by, which no headline part, author or tag can be.
+
+        og:site_name, app names, the JSON-LD publisher, and the registrable label
+        of the host ("golem" of golem.de, "bbc" of bbc.co.uk).
+        """
+        names = self.meta_values(
+            "og:site_name", "application-name", "apple-mobile-web-app-title"
+        )
+        publisher = self.structured.article.get("publisher")
+        if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
+            names.append(publisher["name"])
+        labels = self.host.split(".")
+        if len(labels) >= 2:
+            names.append(
+                labels[-3] if len(labels[-2]) <= 3 and len(labels) > 2 else labels[-2]
+            )
+        return names
+
+    @property
+    def host(self) -> str:
+        """The page's host without ``www.``."""
+        return (urlsplit(self.url).hostname or "").removeprefix("www.")
 
     def meta_values(self, *names: str) -> list[str]:
         """``content`` of the ``<meta>`` tags with one of ``names``, in that order."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from lxml import etree
 
 from newscrawl.names import split_byline, starts_byline
-from newscrawl.structured import ARTICLE_TYPES
+from newscrawl.structured import ARTICLE_TYPES, node_types
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -69,7 +68,7 @@ def candidates_authors(page: PageContext) -> list[str]:
     the site's name is used only when no source names anyone else.
     """
     metas = page_metas(page)
-    site = _site_keys(page, metas)
+    site = _site_keys(page)
     people, orgs = _ld_authors(page.structured)
     # An affiliation after a person's name ("Jane Doe, site.com") is no author.
     named = _clean(people)
@@ -106,21 +105,9 @@ def page_metas(page: PageContext) -> dict[str, list[str]]:
     return page.metas
 
 
-def _site_keys(page: PageContext, metas: dict[str, list[str]]) -> tuple[set[str], str]:
+def _site_keys(page: PageContext) -> tuple[set[str], str]:
     """(names the site goes by, its host name), as alphanumeric keys."""
-    data = page.structured
-    names = list(metas.get("og:site_name", ()))
-    publisher = data.article.get("publisher")
-    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-        names.append(publisher["name"])
-    host = (urlsplit(page.url).hostname or "").removeprefix("www.")
-    labels = host.split(".")
-    if len(labels) >= 2:
-        # The registrable label: "golem" of golem.de, "bbc" of bbc.co.uk.
-        names.append(
-            labels[-3] if len(labels[-2]) <= 3 and len(labels) > 2 else labels[-2]
-        )
-    return {_key(n) for n in names} - {""}, _key(host)
+    return {_key(n) for n in page.site_names} - {""}, _key(page.host)
 
 
 def _is_site(name: str, site: tuple[set[str], str]) -> bool:
@@ -155,7 +142,7 @@ def _ld_authors(data: StructuredData) -> tuple[list[str], list[str]]:
         node_id = node.get("@id")
         if isinstance(node_id, str) and "name" in node:
             by_id[node_id] = node
-        if _types(node) & ARTICLE_TYPES:
+        if node_types(node) & ARTICLE_TYPES:
             articles.append(node)
     people: list[str] = []
     orgs: list[str] = []
@@ -166,7 +153,7 @@ def _ld_authors(data: StructuredData) -> tuple[list[str], list[str]]:
             name = _entry_name(entry)
             if not name:
                 continue
-            if isinstance(entry, dict) and _types(entry) & _ORG_TYPES:
+            if isinstance(entry, dict) and node_types(entry) & _ORG_TYPES:
                 orgs.append(name)
             else:
                 people.append(name)
@@ -284,15 +271,6 @@ def _deep_nodes(nodes: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
                 )
         elif isinstance(value, list) and depth < _MAX_DEPTH:
             stack.extend((v, depth + 1) for v in reversed(value))
-
-
-def _types(node: dict[str, Any]) -> set[str]:
-    value = node.get("@type", ())
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list):
-        return set()
-    return {str(t).rsplit("/", 1)[-1] for t in value}
 
 
 def _as_list(value: Any) -> list[Any]:

@@ -72,7 +72,7 @@ def candidates_tags(page: PageContext) -> list[str]:
         ("page", lambda: [_text(a) for a in links if "tag" in (a.get("rel") or "")]),
         ("page", lambda: _tag_link_list(links)),
     ]
-    site = _site_names(data, metas)
+    site = {n.casefold() for n in page.site_names}
     # Headline and URL slug: the words some CMSs turn into keywords by themselves.
     titles = page.selector.root.findall(".//title")[:1]
     title = _fold(
@@ -186,14 +186,6 @@ def _ld_keywords(data: StructuredData) -> list[str]:
     if isinstance(keywords, list):
         return [k for k in keywords if isinstance(k, str)]
     return []
-
-
-def _site_names(data: StructuredData, metas: dict[str, list[str]]) -> set[str]:
-    names = {n.casefold() for n in metas.get("og:site_name", [])}
-    publisher = data.article.get("publisher") if data.article else None
-    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-        names.add(publisher["name"].casefold())
-    return names
 
 
 def _clean(values: list[Any], site: set[str]) -> list[str]:

@@ -7,7 +7,6 @@ import itertools
 import re
 import unicodedata
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from newscrawl.heuristics.dates import meta_values
 from newscrawl.processors import clean_text
@@ -86,20 +85,7 @@ def _visible_text(node: Any) -> Iterator[str]:
 
 def _site_keys(page: PageContext) -> set[str]:
     """Names the site goes by, as alphanumeric keys."""
-    names = meta_values(
-        page, "og:site_name", "application-name", "apple-mobile-web-app-title"
-    )
-    publisher = page.structured.article.get("publisher")
-    if isinstance(publisher, dict) and isinstance(publisher.get("name"), str):
-        names.append(publisher["name"])
-    host = (urlsplit(page.url).hostname or "").removeprefix("www.")
-    labels = host.split(".")
-    # The registrable label: "golem" of golem.de, "bbc" of bbc.co.uk.
-    if len(labels) >= 2:
-        names.append(
-            labels[-3] if len(labels[-2]) <= 3 and len(labels) > 2 else labels[-2]
-        )
-    names.append(host)
+    names = [*page.site_names, page.host]
     return {k for k in (_NON_WORD.sub("", _key(n)) for n in names) if len(k) >= 2}
 
 
