@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 #: Bumped on any change of field names, types or meaning (see the JSON Schema).
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass
@@ -57,6 +57,10 @@ class ArticleItem:
     fetched_at: str | None = None
     #: SHA-256 of the normalised title and body: equal text, equal hash.
     content_hash: str | None = None
+    #: 1 for the first version of an article written; +1 for each changed version.
+    revision: int = 1
+    #: First 16 hex digits of the previous revision's ``content_hash`` (or null).
+    previous_hash: str | None = None
     #: Field -> the extraction layer that filled it (or why it is empty).
     provenance: dict[str, str] = field(default_factory=dict)
     #: Version of this contract.

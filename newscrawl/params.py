@@ -65,6 +65,19 @@ def _start_urls(kwargs: dict[str, Any]) -> list[str]:
     return urls
 
 
+def _since(kwargs: dict[str, Any]) -> str | None:
+    """``since=YYYY-MM-DD`` (or any ISO 8601 date) as an ISO date."""
+    value = kwargs.get("since")
+    if value is None:
+        return None
+    import datetime as dt  # noqa: PLC0415
+
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10]).isoformat()
+    except ValueError:
+        raise ArgumentError("since", f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
 def _int(name: str, value: Any, low: int, high: int) -> int:
     try:
         number = int(str(value).strip())
@@ -102,7 +115,10 @@ class EuronewsParams:
     #: How many "You might also like" hops to follow from a start article.
     related_depth: int = 2
 
-    KNOWN = frozenset({"url", "urls_file", "editions", "related_depth"})
+    #: Articles published before this date (ISO) are not exported.
+    since: str | None = None
+
+    KNOWN = frozenset({"url", "urls_file", "editions", "related_depth", "since"})
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> EuronewsParams:
@@ -119,7 +135,10 @@ class EuronewsParams:
         if kwargs.get("related_depth") is not None:
             depth = _int("related_depth", kwargs["related_depth"], 0, 20)
         return cls(
-            urls=tuple(dict.fromkeys(urls)), editions=editions, related_depth=depth
+            urls=tuple(dict.fromkeys(urls)),
+            editions=editions,
+            related_depth=depth,
+            since=_since(kwargs),
         )
 
 
@@ -138,7 +157,10 @@ class NewsParams:
     #: Site profile to use whatever the host (e.g. ``euronews`` for a local copy).
     site: str | None = None
 
-    KNOWN = frozenset({"url", "urls_file", "feed", "sitemap", "depth", "site"})
+    #: Articles published before this date (ISO) are neither fetched nor exported.
+    since: str | None = None
+
+    KNOWN = frozenset({"url", "urls_file", "feed", "sitemap", "depth", "site", "since"})
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:
@@ -168,4 +190,5 @@ class NewsParams:
             sitemaps=tuple(dict.fromkeys(sitemaps)),
             depth=depth,
             site=site,
+            since=_since(kwargs),
         )

@@ -87,3 +87,46 @@ class DedupPipeline(_CountingPipeline):
         if digest:
             self.seen_hashes.add(digest)
         return item
+
+
+class RevisionPipeline(_CountingPipeline):
+    """Against the crawl state: drop unchanged articles, number changed ones.
+
+    An article written in an earlier run comes out again only when its content
+    hash changed, as ``revision`` n+1 with ``previous_hash``. With ``-a since=``,
+    articles published before that date are dropped as ``too_old``.
+    """
+
+    def __init__(self, stats: Stats, crawler: Crawler | None = None) -> None:
+        super().__init__(stats)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        assert crawler.stats is not None
+        return cls(crawler.stats, crawler)
+
+    def process_item(self, item: Any) -> Any:
+        adapter = ItemAdapter(item)
+        url = adapter.get("url")
+        spider = self.crawler.spider if self.crawler is not None else None
+        since = getattr(getattr(spider, "params", None), "since", None)
+        published = adapter.get("published")
+        if since and published and published[:10] < since:
+            raise self.drop("too_old", url, f"published {published[:10]}")
+        from newscrawl.persistence import state_of  # noqa: PLC0415
+        from newscrawl.state import hash64, hex64  # noqa: PLC0415
+
+        state = state_of(spider) if spider is not None else None
+        if state is None or not url:
+            return item
+        seen = state.seen(url)
+        digest = adapter.get("content_hash")
+        if seen is None or not digest:
+            return item
+        if seen.hash == hash64(digest):
+            raise self.drop("unchanged", url)
+        adapter["revision"] = seen.revision + 1
+        adapter["previous_hash"] = hex64(seen.hash)
+        self.stats.inc_value("newscrawl/revisions")
+        return item

@@ -51,11 +51,29 @@ TELNETCONSOLE_ENABLED = False
 ITEM_PIPELINES = {
     "newscrawl.pipelines.ValidateArticlePipeline": 100,
     "newscrawl.pipelines.DedupPipeline": 200,
+    "newscrawl.pipelines.RevisionPipeline": 300,
 }
 
 EXTENSIONS = {
+    "newscrawl.persistence.CrawlStateExtension": 400,
     "newscrawl.extensions.CrawlReport": 500,
 }
+
+SPIDER_MIDDLEWARES = {
+    # Last before the spider's output leaves: it sees what the spider yields.
+    "newscrawl.persistence.FrontierMiddleware": 950,
+}
+
+# Crawl state across runs (seen articles, pending frontier, failures, run history).
+NEWSCRAWL_STATE = "sqlite"
+NEWSCRAWL_STATE_DIR = "output/.state"
+# A known article is fetched again only within this many hours of first sight...
+NEWSCRAWL_REVISIT_WINDOW = 48
+# ...and no sooner than this many minutes after its last fetch.
+NEWSCRAWL_REVISIT_AFTER = 60
+# Health: a field whose coverage for a site falls below this share of its median
+# over the last runs marks the run unhealthy (a layout change).
+NEWSCRAWL_COVERAGE_DROP = 0.5
 
 LOG_FORMATTER = "newscrawl.logformatter.NewscrawlLogFormatter"
 LOG_LEVEL = "INFO"

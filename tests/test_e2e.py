@@ -34,6 +34,8 @@ def project_settings(feed: Path, **overrides) -> dict:
             "DOWNLOAD_DELAY": 0,
             "AUTOTHROTTLE_START_DELAY": 0,
             "LOG_LEVEL": "WARNING",
+            # Each test crawls with a state of its own, beside its feed.
+            "NEWSCRAWL_STATE_DIR": str(feed.parent.parent / ".state"),
         }
     )
     settings.update(overrides)
@@ -131,8 +133,13 @@ async def test_robots_txt_is_obeyed(robots_server, tmp_path):
     assert crawler.stats.get_value("robotstxt/forbidden") >= 1
 
 
-def scrapy_crawl(feed: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``scrapy crawl euronews ARGS`` from the project directory."""
+def scrapy_crawl(
+    feed: Path, *args: str, spider: str = "euronews", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """Run ``scrapy crawl SPIDER ARGS`` from the project directory.
+
+    The crawl state lives beside the feed, so each test has its own.
+    """
     repo = Path(__file__).resolve().parent.parent
     feeds = json.dumps({str(feed): {"format": "jsonlines"}})
     return subprocess.run(
@@ -141,7 +148,9 @@ def scrapy_crawl(feed: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "-m",
             "scrapy",
             "crawl",
-            "euronews",
+            spider,
+            "-s",
+            f"NEWSCRAWL_STATE_DIR={feed.parent / '.state'}",
             "-s",
             f"FEEDS={feeds}",
             "-s",
@@ -153,7 +162,7 @@ def scrapy_crawl(feed: Path, *args: str) -> subprocess.CompletedProcess[str]:
         cwd=repo,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
         check=False,
     )
 

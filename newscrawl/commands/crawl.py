@@ -1,16 +1,26 @@
-"""``scrapy crawl`` that checks the spider's arguments before anything starts.
+"""``scrapy crawl`` for cron: argument checks, a run lock, a health exit code.
 
-Without it a bad ``-a`` value surfaces as an asyncio traceback from inside the
-crawler; here it is a one-line usage error naming the argument (exit code 2).
+- A bad ``-a`` value is a one-line usage error naming the argument (exit code 2),
+  not an asyncio traceback from inside the crawler.
+- A second run of the same spider while one is active exits at once (75); the lock
+  is an ``flock`` on ``<state dir>/<spider>.lock``, released by the kernel when its
+  holder dies, so a crashed run's lock is simply taken over.
+- The exit code is the run's health as judged by the crawl report
+  (:class:`newscrawl.extensions.ExitCode`); stock ``scrapy crawl`` exits 0 even
+  when it exported nothing.
 """
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from newscrawl.extensions import ExitCode
+from newscrawl.lock import RunLock
 from newscrawl.params import ArgumentError
 
 if TYPE_CHECKING:
@@ -32,4 +42,27 @@ class Command(ScrapyCrawlCommand):
                     check(**opts.spargs)
                 except ArgumentError as exc:
                     raise UsageError(str(exc), print_help=False) from exc
-        super().run(args, opts)
+        assert self.crawler_process is not None
+        settings = self.crawler_process.settings
+        lock = RunLock(
+            Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
+            / f"{args[0]}.lock"
+        )
+        if not lock.acquire():
+            sys.stderr.write(
+                f"another run of {args[0]!r} is active (pid {lock.holder() or '?'},"
+                f" lock {lock.path}); exiting\n"
+            )
+            self.exitcode = int(ExitCode.LOCKED)
+            return
+        try:
+            # Scrapy's own run(), keeping hold of the crawler to read its health.
+            crawler = self._create_crawler(args[0])
+            self.crawler_process.crawl(crawler, **opts.spargs)
+            self.crawler_process.start()
+            if self.crawler_process.bootstrap_failed:
+                self.exitcode = int(ExitCode.BOOTSTRAP)
+            else:
+                self.exitcode = getattr(crawler, "newscrawl_exit_code", 0)
+        finally:
+            lock.release()

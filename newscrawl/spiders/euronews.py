@@ -62,6 +62,8 @@ class EuronewsSpider(NewscrawlSpider):
         return [f"https://{EDITIONS[code]}/" for code in self.params.editions]
 
     async def start(self) -> AsyncIterator[Any]:
+        for request in self.resume_requests():
+            yield request
         for url in self.start_urls_():
             # dont_filter stays False: a start page reached again through a related
             # link must not be fetched twice.

@@ -72,6 +72,8 @@ class NewsSpider(NewscrawlSpider):
         return site_of(urlsplit(url).hostname or "") in self.allowed_sites
 
     async def start(self) -> AsyncIterator[Any]:
+        for request in self.resume_requests():
+            yield request
         for url in self.params.feeds:
             yield scrapy.Request(url, self.parse_feed, errback=self.on_error)
         for url in self.params.sitemaps:
@@ -97,6 +99,13 @@ class NewsSpider(NewscrawlSpider):
                 continue
             if entry.is_sitemap:
                 yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+                continue
+            if (
+                self.params.since
+                and entry.published
+                and entry.published[:10] < (self.params.since)
+            ):
+                self._count(f"links/{source}/too_old")
                 continue
             rejected = url_rejected(url)
             if rejected:

@@ -1,0 +1,306 @@
+"""Crash-safe incremental crawling: the durable frontier, the seen-set, recovery.
+
+The invariant: a URL counts as done only once its item is written (flushed to the
+feed file) or its failure recorded. The order of operations keeps it through a
+``kill -9`` at any moment:
+
+1. a callback's new requests are committed to the frontier *before* anything the
+   callback produced is exported (:class:`FrontierMiddleware`);
+2. an item's line is flushed to the ``.part`` feed before the seen-set marks it
+   written (:class:`CrawlStateExtension`, on ``item_scraped``);
+3. at the next start, leftover ``.part`` feeds are recovered: their complete lines
+   are kept and marked written, a torn last line is cut, and the file is renamed
+   to its final name. Lines flushed but not yet committed are therefore not lost
+   and not crawled again; requests not yet done are still in the frontier.
+
+Settings: ``NEWSCRAWL_STATE`` (``sqlite``, the default, or ``off``),
+``NEWSCRAWL_STATE_DIR`` (default ``output/.state``), ``NEWSCRAWL_REVISIT_AFTER``
+(minutes before a known article may be fetched again, default 60) and
+``NEWSCRAWL_REVISIT_WINDOW`` (hours after first sight during which it is, default
+48): news changes in its first days, then rarely.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
+
+from itemadapter import ItemAdapter
+from scrapy import Request, signals
+from scrapy.exceptions import NotConfigured
+from scrapy.extensions.feedexport import FeedExporter
+
+from newscrawl.feeds import PART_SUFFIX
+from newscrawl.state import Pending
+from newscrawl.state.sqlite import SQLiteState, now_minutes
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Iterable
+
+    from scrapy import Spider
+    from scrapy.crawler import Crawler
+    from scrapy.http import Response
+
+    from newscrawl.state import CrawlState
+
+logger = logging.getLogger(__name__)
+
+#: Request meta key set on requests the state knows (hops from a start point).
+HOPS = "newscrawl_hops"
+#: Commit the state at least this often (seconds) and every this many items.
+COMMIT_SECONDS = 2.0
+COMMIT_ITEMS = 100
+
+
+def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
+    kind = crawler.settings.get("NEWSCRAWL_STATE", "sqlite")
+    if kind in ("off", "none", "", None):
+        return None
+    if kind != "sqlite":
+        raise NotConfigured(f"NEWSCRAWL_STATE={kind!r}: only 'sqlite' or 'off'")
+    directory = Path(crawler.settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
+    return SQLiteState(directory / f"{spider_name}.sqlite")
+
+
+def feed_dirs(crawler: Crawler, spider_name: str) -> list[Path]:
+    """Directories the crawl's file feeds are written to."""
+    dirs = []
+    for uri in crawler.settings.getdict("FEEDS"):
+        path = str(uri).removeprefix("file://")
+        if "://" in path:
+            continue
+        dirs.append(Path(path.replace("%(name)s", spider_name)).parent)
+    return dirs
+
+
+def recover_parts(directory: Path, state: CrawlState | None) -> list[dict[str, Any]]:
+    """Finalise the ``.part`` feeds an unfinished run left in ``directory``."""
+    recovered = []
+    for part in sorted(directory.glob(f"*{PART_SUFFIX}")):
+        final = part.with_name(part.name.removesuffix(PART_SUFFIX))
+        data = part.read_bytes()
+        keep = data[: data.rfind(b"\n") + 1]  # a torn last line is cut
+        items = 0
+        for line in keep.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            items += 1
+            if state is not None and isinstance(item, dict) and item.get("url"):
+                state.mark_written(
+                    item["url"],
+                    str(item.get("content_hash") or "0" * 16),
+                    int(item.get("revision") or 1),
+                    _minutes(item.get("modified")),
+                )
+        with part.open("r+b") as fh:
+            fh.truncate(len(keep))
+            fh.flush()
+            os.fsync(fh.fileno())
+        if state is not None:
+            state.commit()  # the marks first: then the file may take its final name
+        part.replace(final)
+        report = final.with_name(final.stem + ".report.json")
+        report.write_text(
+            json.dumps(
+                {
+                    "finish_reason": "recovered",
+                    "items": items,
+                    "feeds": [{"path": str(final), "items": items}],
+                },
+                indent=2,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        logger.warning("Recovered %s items from unfinished feed %s", items, final)
+        recovered.append({"path": str(final), "items": items})
+    return recovered
+
+
+def _minutes(value: Any) -> int | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return int(when.timestamp() // 60)
+
+
+class CrawlStateExtension:
+    """Opens the state for the spider, recovers old feeds, records written items."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.state: CrawlState | None = None
+        self.last_commit = time.monotonic()
+        self.uncommitted = 0
+        self.recovered: list[dict[str, Any]] = []
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
+        # Normally the report closes the state after recording the run's coverage.
+        crawler.signals.connect(ext.close_state, signal=signals.engine_stopped)
+        return ext
+
+    def spider_opened(self, spider: Spider) -> None:
+        self.state = open_state(self.crawler, spider.name)
+        for directory in feed_dirs(self.crawler, spider.name):
+            if directory.is_dir():
+                self.recovered += recover_parts(directory, self.state)
+        if self.recovered:
+            self._stats("recovered_feeds", len(self.recovered))
+
+    def _stats(self, key: str, value: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newscrawl/state/{key}", value)
+
+    def _flush_feeds(self) -> None:
+        exporter = self.crawler.get_extension(FeedExporter)
+        for slot in getattr(exporter, "slots", ()):
+            if slot.file is not None:
+                slot.file.flush()
+
+    def _maybe_commit(self, force: bool = False) -> None:
+        assert self.state is not None
+        self.uncommitted += 1
+        if (
+            force
+            or self.uncommitted >= COMMIT_ITEMS
+            or time.monotonic() - self.last_commit >= COMMIT_SECONDS
+        ):
+            self.state.commit()
+            self.uncommitted = 0
+            self.last_commit = time.monotonic()
+
+    def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
+        if self.state is None:
+            return
+        # The line must reach the file before the state says the URL is done.
+        self._flush_feeds()
+        adapter = ItemAdapter(item)
+        self.state.mark_written(
+            adapter["url"],
+            adapter.get("content_hash") or "0" * 16,
+            int(adapter.get("revision") or 1),
+            _minutes(adapter.get("modified")),
+        )
+        if response is not None and response.request is not None:
+            self.state.done(response.request.url)
+        self._maybe_commit()
+
+    def item_dropped(
+        self, item: Any, response: Response, exception: BaseException, spider: Spider
+    ) -> None:
+        if self.state is None:
+            return
+        url = ItemAdapter(item).get("url") or (response.url if response else None)
+        if url is None:
+            return
+        reason = getattr(exception, "reason", type(exception).__name__)
+        if reason == "unchanged":
+            self.state.touch(url)
+            self.state.done(url)
+        elif reason in ("duplicate_url", "duplicate_content", "too_old"):
+            self.state.done(url)
+        else:
+            self.state.fail(url, reason)
+        if response is not None and response.request is not None:
+            self.state.done(response.request.url)
+        self._maybe_commit()
+
+    def spider_closed(self, spider: Spider, reason: str) -> None:
+        if self.state is not None:
+            self.state.commit()
+
+    def close_state(self) -> None:
+        if self.state is not None:
+            self.state.close()
+            self.state = None
+
+
+def state_of(spider: Spider) -> CrawlState | None:
+    """The state of the spider's crawl (``None`` when state is off)."""
+    ext = spider.crawler.get_extension(CrawlStateExtension)
+    return ext.state if ext is not None else None
+
+
+class FrontierMiddleware:
+    """Commits a callback's new requests before its items; skips known articles.
+
+    A request for an article the state has written is dropped unless the article
+    is still young enough to change (``NEWSCRAWL_REVISIT_WINDOW``) and was last
+    fetched long enough ago (``NEWSCRAWL_REVISIT_AFTER``).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.revisit_after = crawler.settings.getint("NEWSCRAWL_REVISIT_AFTER", 60)
+        self.revisit_window = crawler.settings.getint("NEWSCRAWL_REVISIT_WINDOW", 48)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def _wanted(self, state: CrawlState, request: Request) -> bool:
+        seen = state.seen(request.url)
+        if seen is None:
+            return True
+        now = now_minutes()
+        young = now - seen.first_seen < self.revisit_window * 60
+        stale = now - seen.fetched >= self.revisit_after
+        if young and stale:
+            return True
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value("newscrawl/state/skipped_known")
+        return False
+
+    def _persist(self, response: Response | None, outputs: list[Any]) -> list[Any]:
+        spider = self.crawler.spider
+        state = state_of(spider) if spider is not None else None
+        if state is None:
+            return outputs
+        kept: list[Any] = []
+        pending: list[Pending] = []
+        for out in outputs:
+            if isinstance(out, Request):
+                if not self._wanted(state, out):
+                    continue
+                callback = getattr(out.callback, "__name__", "parse")
+                pending.append(
+                    Pending(out.url, callback, int(out.meta.get(HOPS, 0)), out.priority)
+                )
+            kept.append(out)
+        state.add_pending(pending)
+        has_item = any(not isinstance(o, Request) for o in kept)
+        if response is not None and not has_item:
+            # A listing, feed or skipped page: done once its requests are stored.
+            state.done(response.request.url if response.request else response.url)
+        state.commit()
+        return kept
+
+    def process_spider_output(
+        self, response: Response | None, result: Iterable[Any]
+    ) -> Iterable[Any]:
+        yield from self._persist(response, list(result))
+
+    async def process_spider_output_async(
+        self, response: Response | None, result: AsyncIterator[Any]
+    ) -> AsyncIterator[Any]:
+        outputs = [o async for o in result]
+        for out in self._persist(response, outputs):
+            yield out

@@ -1,0 +1,80 @@
+"""Persistent crawl state behind one small interface (SQLite today, Redis later).
+
+What a crawl remembers across runs: the articles it has written (by URL key, with
+their content hash, revision and dates), the frontier of requests still pending,
+failures with their reasons, and each run's field coverage for health checks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from newscrawl.processors import url_key
+
+
+def key_of(url: str) -> int:
+    """A signed 64-bit key for ``url`` (tracking parameters and scheme ignored)."""
+    digest = hashlib.sha1(url_key(url).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def hash64(content_hash: str) -> int:
+    """The first 64 bits of a hex content hash, as a signed integer."""
+    return int.from_bytes(bytes.fromhex(content_hash[:16]), "big", signed=True)
+
+
+def hex64(value: int) -> str:
+    return value.to_bytes(8, "big", signed=True).hex()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the state knows of an article it has written."""
+
+    hash: int
+    revision: int
+    first_seen: int
+    fetched: int
+    modified: int | None
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A request in the durable frontier."""
+
+    url: str
+    callback: str
+    hops: int
+    priority: int
+
+
+class CrawlState(Protocol):
+    """The store a crawl shares with its earlier (and, on Redis, parallel) runs."""
+
+    def seen(self, url: str) -> Seen | None: ...
+
+    def mark_written(
+        self, url: str, content_hash: str, revision: int, modified: int | None
+    ) -> None: ...
+
+    def touch(self, url: str) -> None: ...
+
+    def add_pending(self, requests: list[Pending]) -> None: ...
+
+    def done(self, url: str) -> None: ...
+
+    def pending(self) -> list[Pending]: ...
+
+    def fail(self, url: str, reason: str) -> None: ...
+
+    def failure(self, url: str) -> str | None: ...
+
+    def record_run(self, site: str, items: int, coverage: dict[str, float]) -> None: ...
+
+    def previous_runs(self, site: str, limit: int) -> list[dict[str, Any]]: ...
+
+    def commit(self) -> None: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,146 @@
+"""The SQLite crawl state: one file per spider under ``output/.state/``.
+
+WAL mode with ``synchronous=NORMAL``: a committed transaction survives the process
+being killed (only a power cut can lose the last ones). The seen table is a rowid
+table keyed by a 64-bit URL hash holding integers only, about 40 bytes a URL on
+disk; nothing of it is kept in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import TYPE_CHECKING, Any
+
+from newscrawl.state import Pending, Seen, hash64, key_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    key INTEGER PRIMARY KEY,      -- 64-bit hash of the URL key
+    hash INTEGER NOT NULL,        -- first 64 bits of content_hash
+    revision INTEGER NOT NULL,
+    first_seen INTEGER NOT NULL,  -- minutes since the epoch
+    fetched INTEGER NOT NULL,     -- minutes since the epoch
+    modified INTEGER              -- minutes since the epoch, from the page
+);
+CREATE TABLE IF NOT EXISTS frontier (
+    key INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    callback TEXT NOT NULL,
+    hops INTEGER NOT NULL,
+    priority INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS failures (
+    key INTEGER PRIMARY KEY,
+    url TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    site TEXT NOT NULL,
+    finished INTEGER NOT NULL,
+    items INTEGER NOT NULL,
+    coverage TEXT NOT NULL
+);
+"""
+
+
+def now_minutes() -> int:
+    return int(time.time() // 60)
+
+
+class SQLiteState:
+    """:class:`newscrawl.state.CrawlState` on one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self.db.execute("BEGIN")
+
+    def seen(self, url: str) -> Seen | None:
+        row = self.db.execute(
+            "SELECT hash, revision, first_seen, fetched, modified"
+            " FROM seen WHERE key=?",
+            (key_of(url),),
+        ).fetchone()
+        return Seen(*row) if row else None
+
+    def mark_written(
+        self, url: str, content_hash: str, revision: int, modified: int | None
+    ) -> None:
+        key, now = key_of(url), now_minutes()
+        self.db.execute(
+            "INSERT INTO seen (key, hash, revision, first_seen, fetched, modified)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+            " hash=excluded.hash, revision=excluded.revision,"
+            " fetched=excluded.fetched, modified=excluded.modified",
+            (key, hash64(content_hash), revision, now, now, modified),
+        )
+        self.db.execute("DELETE FROM frontier WHERE key=?", (key,))
+        self.db.execute("DELETE FROM failures WHERE key=?", (key,))
+
+    def touch(self, url: str) -> None:
+        self.db.execute(
+            "UPDATE seen SET fetched=? WHERE key=?", (now_minutes(), key_of(url))
+        )
+
+    def add_pending(self, requests: list[Pending]) -> None:
+        self.db.executemany(
+            "INSERT OR IGNORE INTO frontier (key, url, callback, hops, priority)"
+            " VALUES (?, ?, ?, ?, ?)",
+            [(key_of(r.url), r.url, r.callback, r.hops, r.priority) for r in requests],
+        )
+
+    def done(self, url: str) -> None:
+        self.db.execute("DELETE FROM frontier WHERE key=?", (key_of(url),))
+
+    def pending(self) -> list[Pending]:
+        rows = self.db.execute(
+            "SELECT url, callback, hops, priority FROM frontier ORDER BY priority DESC"
+        ).fetchall()
+        return [Pending(*row) for row in rows]
+
+    def fail(self, url: str, reason: str) -> None:
+        key = key_of(url)
+        self.db.execute(
+            "INSERT INTO failures (key, url, reason, at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET reason=excluded.reason, at=excluded.at",
+            (key, url, reason, now_minutes()),
+        )
+        self.db.execute("DELETE FROM frontier WHERE key=?", (key,))
+
+    def failure(self, url: str) -> str | None:
+        row = self.db.execute(
+            "SELECT reason FROM failures WHERE key=?", (key_of(url),)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def record_run(self, site: str, items: int, coverage: dict[str, float]) -> None:
+        self.db.execute(
+            "INSERT INTO runs (site, finished, items, coverage) VALUES (?, ?, ?, ?)",
+            (site, now_minutes(), items, json.dumps(coverage, sort_keys=True)),
+        )
+
+    def previous_runs(self, site: str, limit: int) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT items, coverage FROM runs WHERE site=? ORDER BY id DESC LIMIT ?",
+            (site, limit),
+        ).fetchall()
+        return [{"items": items, "coverage": json.loads(cov)} for items, cov in rows]
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+        self.db.execute("BEGIN")
+
+    def close(self) -> None:
+        self.db.execute("COMMIT")
+        self.db.close()
