@@ -117,8 +117,15 @@ class EuronewsParams:
 
     #: Articles published before this date (ISO) are not exported.
     since: str | None = None
+    #: Where the editions' articles come from: ``front`` pages, ``latest`` (the
+    #: latest-news sitemaps and RSS feeds, for scheduled runs) or ``sitemaps``
+    #: (the full article sitemaps, for a backfill).
+    discover: str = "front"
 
-    KNOWN = frozenset({"url", "urls_file", "editions", "related_depth", "since"})
+    KNOWN = frozenset(
+        {"url", "urls_file", "editions", "related_depth", "since", "discover"}
+    )
+    DISCOVER = ("front", "latest", "sitemaps")
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> EuronewsParams:
@@ -134,11 +141,17 @@ class EuronewsParams:
         depth = 2
         if kwargs.get("related_depth") is not None:
             depth = _int("related_depth", kwargs["related_depth"], 0, 20)
+        discover = str(kwargs.get("discover") or "front").strip().lower()
+        if discover not in cls.DISCOVER:
+            raise ArgumentError(
+                "discover", f"{discover!r} is not one of {', '.join(cls.DISCOVER)}"
+            )
         return cls(
             urls=tuple(dict.fromkeys(urls)),
             editions=editions,
             related_depth=depth,
             since=_since(kwargs),
+            discover=discover,
         )
 
 

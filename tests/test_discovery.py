@@ -166,3 +166,56 @@ def test_untyped_page_needs_visible_evidence():
     html = f"""<html><body><article><h1>Long read</h1>
 <time datetime="2026-02-25T09:00:00-05:00">25 Feb</time><p>{WORDS}</p></article></body></html>"""
     assert _verdict(html).reason == "page_evidence"
+
+
+def test_euronews_scheduled_discovery_requests_each_editions_sitemaps_and_feeds():
+    from scrapy.http import XmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from newscrawl.spiders.euronews import EuronewsSpider
+
+    crawler = get_crawler(EuronewsSpider)
+    spider = crawler._create_spider(editions="en,gr", discover="latest")
+    urls = [r.url for r in spider.discovery_requests()]
+    assert urls == [
+        "https://www.euronews.com/rss",
+        "https://www.euronews.com/sitemaps/en/latest-news.xml",
+        "https://gr.euronews.com/rss",
+        "https://gr.euronews.com/sitemaps/el/latest-news.xml",
+    ]
+    sitemap = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
+        xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
+      <url><loc>https://www.euronews.com/2026/01/05/older-story</loc><news:news>
+        <news:publication_date>2026-01-05T10:00:00+01:00</news:publication_date></news:news></url>
+      <url><loc>https://www.euronews.com/video/2026/01/06/a-video</loc></url>
+      <url><loc>https://www.example.com/2026/01/06/elsewhere</loc></url>
+      <url><loc>https://www.euronews.com/my-europe/2026/01/06/newer-story</loc><news:news>
+        <news:publication_date>2026-01-06T10:00:00+01:00</news:publication_date></news:news></url>
+    </urlset>"""
+    response = XmlResponse(
+        "https://www.euronews.com/sitemaps/en/latest-news.xml", body=sitemap
+    )
+    requests = list(spider.parse_sitemap(response))
+    assert [r.url for r in requests] == [
+        "https://www.euronews.com/my-europe/2026/01/06/newer-story",
+        "https://www.euronews.com/2026/01/05/older-story",
+    ]
+    assert crawler.stats.get_value("newscrawl/links/sitemap/not_article") == 1
+    assert crawler.stats.get_value("newscrawl/links/sitemap/offsite") == 1
+
+
+def test_since_skips_old_sitemap_entries_before_download():
+    from scrapy.http import XmlResponse
+    from scrapy.utils.test import get_crawler
+
+    from newscrawl.spiders.news import NewsSpider
+
+    crawler = get_crawler(NewsSpider)
+    spider = crawler._create_spider(
+        sitemap="https://news.example/s.xml", since="2026-03-02"
+    )
+    requests = list(
+        spider.parse_sitemap(XmlResponse("https://news.example/s.xml", body=NEWS))
+    )
+    assert [r.url for r in requests] == ["https://news.example/a"]
+    assert crawler.stats.get_value("newscrawl/links/sitemap/too_old") == 1

@@ -6,8 +6,22 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
+from scrapy.utils.gz import gunzip, gzip_magic_number
+
+from newscrawl.discovery import (
+    MAX_SITEMAP_BYTES,
+    Entry,
+    looks_like_feed,
+    looks_like_sitemap,
+    parse_feed,
+    parse_sitemap,
+)
+from newscrawl.processors import absolute_url
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    from scrapy.http import Response
     from twisted.python.failure import Failure
 
 #: Request meta key: link hops taken from a start point.
@@ -66,6 +80,85 @@ class NewscrawlSpider(scrapy.Spider):
             self._count("state/resumed", len(requests))
             self.logger.info("Resuming %d pending requests", len(requests))
         return requests
+
+    def _entries_to_requests(
+        self, entries: Iterable[Entry], source: str, base: str
+    ) -> Iterator[Any]:
+        # Newest first: when a run is cut short, it has the freshest news.
+        ordered = sorted(entries, key=Entry.sort_key, reverse=True)
+        for rank, entry in enumerate(ordered):
+            # Sitemaps should list absolute URLs; some list paths.
+            url = absolute_url(entry.url, base)
+            if url is None:
+                self._count(f"links/{source}/invalid")
+                continue
+            if not self.is_allowed(url):
+                self._count(f"links/{source}/offsite")
+                continue
+            if entry.is_sitemap:
+                yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+                continue
+            if (
+                self.params.since
+                and entry.published
+                and entry.published[:10] < (self.params.since)
+            ):
+                self._count(f"links/{source}/too_old")
+                continue
+            rejected = self.entry_rejected(url)
+            if rejected:
+                self._count(f"links/{source}/{rejected.split(':')[0]}")
+                continue
+            yield scrapy.Request(
+                url,
+                self.entry_callback,
+                errback=self.on_error,
+                meta={HOPS: 1},
+                priority=max(0, 1000 - rank),
+            )
+
+    def parse_feed(self, response: Response) -> Iterator[Any]:
+        body = response.body
+        if looks_like_sitemap(body):
+            yield from self.parse_sitemap(response)
+            return
+        entries = parse_feed(body, response.url)
+        self._count("discovery/feed_entries", len(entries))
+        if not entries:
+            self._count("skipped/empty_feed")
+            self.logger.warning("No entries in feed %s", response.url)
+        yield from self._entries_to_requests(entries, "feed", response.url)
+
+    def parse_sitemap(self, response: Response) -> Iterator[Any]:
+        body = response.body
+        if gzip_magic_number(response):
+            try:
+                body = gunzip(body, max_size=MAX_SITEMAP_BYTES)
+            except ValueError:
+                self._count("skipped/sitemap_too_large")
+                return
+        if looks_like_feed(body):
+            entries = parse_feed(body, response.url)
+        else:
+            kind, entries = parse_sitemap(body)
+            if kind not in ("urlset", "sitemapindex"):
+                self._count("skipped/not_sitemap")
+                self.logger.warning("Not a sitemap: %s", response.url)
+                return
+        self._count("discovery/sitemap_entries", len(entries))
+        yield from self._entries_to_requests(entries, "sitemap", response.url)
+
+    def is_allowed(self, url: str) -> bool:
+        """Whether ``url`` is on the crawl's site(s); spiders define it."""
+        raise NotImplementedError
+
+    def entry_rejected(self, url: str) -> str | None:
+        """Why a sitemap or feed entry is not requested, or ``None``."""
+        return None
+
+    def entry_callback(self, response: Response) -> Iterator[Any]:
+        """The callback for the pages sitemaps and feeds list."""
+        raise NotImplementedError
 
     def on_error(self, failure: Failure) -> None:
         """Count and log a failed request by kind (HTTP status or exception).

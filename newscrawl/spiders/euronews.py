@@ -24,6 +24,8 @@ from newscrawl.spiders.base import HOPS, NewscrawlSpider
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
+    from scrapy.http import Response
+
 
 class EuronewsSpider(NewscrawlSpider):
     """Crawl Euronews articles in every language edition."""
@@ -56,6 +58,30 @@ class EuronewsSpider(NewscrawlSpider):
             return True
         return any(host == d or host.endswith(f".{d}") for d in V1.domains)
 
+    def entry_rejected(self, url: str) -> str | None:
+        return None if is_article_url(url) else "not_article"
+
+    def entry_callback(self, response: Response) -> Iterator[Any]:
+        return self.parse_article(response)
+
+    def discovery_requests(self) -> list[scrapy.Request]:
+        """Sitemaps and feeds of each edition (``-a discover=latest|sitemaps``)."""
+        requests = []
+        for code in self.params.editions:
+            host = EDITIONS[code]
+            if self.params.discover == "latest":
+                sitemap = f"https://{host}/sitemaps/{code}/latest-news.xml"
+                feed = f"https://{host}/rss"
+                requests.append(
+                    scrapy.Request(feed, self.parse_feed, errback=self.on_error)
+                )
+            else:
+                sitemap = f"https://{host}/sitemaps/{code}/articles.xml"
+            requests.append(
+                scrapy.Request(sitemap, self.parse_sitemap, errback=self.on_error)
+            )
+        return requests
+
     def start_urls_(self) -> list[str]:
         if self.params.urls:
             return list(self.params.urls)
@@ -64,6 +90,10 @@ class EuronewsSpider(NewscrawlSpider):
     async def start(self) -> AsyncIterator[Any]:
         for request in self.resume_requests():
             yield request
+        if not self.params.urls and self.params.discover != "front":
+            for request in self.discovery_requests():
+                yield request
+            return
         for url in self.start_urls_():
             # dont_filter stays False: a start page reached again through a related
             # link must not be fetched twice.

@@ -16,16 +16,11 @@ from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import TextResponse
-from scrapy.utils.gz import gunzip, gzip_magic_number
 
 from newscrawl.classify import page_verdict, url_rejected, url_verdict
 from newscrawl.discovery import (
-    MAX_SITEMAP_BYTES,
-    Entry,
     looks_like_feed,
     looks_like_sitemap,
-    parse_feed,
-    parse_sitemap,
 )
 from newscrawl.extract import extract, utc_now
 from newscrawl.params import NewsParams
@@ -34,7 +29,7 @@ from newscrawl.spiders.base import HOPS, NewscrawlSpider
 from newscrawl.structured import StructuredData
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterator
 
     from scrapy.http import Response
 
@@ -83,72 +78,11 @@ class NewsSpider(NewscrawlSpider):
                 url, self.parse_page, errback=self.on_error, meta={HOPS: 0}
             )
 
-    def _entries_to_requests(
-        self, entries: Iterable[Entry], source: str, base: str
-    ) -> Iterator[Any]:
-        # Newest first: when a run is cut short, it has the freshest news.
-        ordered = sorted(entries, key=Entry.sort_key, reverse=True)
-        for rank, entry in enumerate(ordered):
-            # Sitemaps should list absolute URLs; some list paths.
-            url = absolute_url(entry.url, base)
-            if url is None:
-                self._count(f"links/{source}/invalid")
-                continue
-            if not self.is_allowed(url):
-                self._count(f"links/{source}/offsite")
-                continue
-            if entry.is_sitemap:
-                yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
-                continue
-            if (
-                self.params.since
-                and entry.published
-                and entry.published[:10] < (self.params.since)
-            ):
-                self._count(f"links/{source}/too_old")
-                continue
-            rejected = url_rejected(url)
-            if rejected:
-                self._count(f"links/{source}/{rejected.split(':')[0]}")
-                continue
-            yield scrapy.Request(
-                url,
-                self.parse_page,
-                errback=self.on_error,
-                meta={HOPS: 1},
-                priority=max(0, 1000 - rank),
-            )
+    def entry_rejected(self, url: str) -> str | None:
+        return url_rejected(url)
 
-    def parse_feed(self, response: Response) -> Iterator[Any]:
-        body = response.body
-        if looks_like_sitemap(body):
-            yield from self.parse_sitemap(response)
-            return
-        entries = parse_feed(body, response.url)
-        self._count("discovery/feed_entries", len(entries))
-        if not entries:
-            self._count("skipped/empty_feed")
-            self.logger.warning("No entries in feed %s", response.url)
-        yield from self._entries_to_requests(entries, "feed", response.url)
-
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
-        body = response.body
-        if gzip_magic_number(response):
-            try:
-                body = gunzip(body, max_size=MAX_SITEMAP_BYTES)
-            except ValueError:
-                self._count("skipped/sitemap_too_large")
-                return
-        if looks_like_feed(body):
-            entries = parse_feed(body, response.url)
-        else:
-            kind, entries = parse_sitemap(body)
-            if kind not in ("urlset", "sitemapindex"):
-                self._count("skipped/not_sitemap")
-                self.logger.warning("Not a sitemap: %s", response.url)
-                return
-        self._count("discovery/sitemap_entries", len(entries))
-        yield from self._entries_to_requests(entries, "sitemap", response.url)
+    def entry_callback(self, response: Response) -> Iterator[Any]:
+        return self.parse_page(response)
 
     def parse_page(self, response: Response) -> Iterator[Any]:
         if not isinstance(response, TextResponse):
