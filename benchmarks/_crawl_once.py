@@ -19,6 +19,7 @@ from scrapy.crawler import AsyncCrawlerProcess
 
 from newscrawl import settings as project
 from newscrawl.spiders.euronews import EuronewsSpider
+from newscrawl.spiders.news import NewsSpider
 
 ARTICLE = re.compile(r"^/(?:[a-z][a-z0-9-]*/)?\d{4}/\d{2}/\d{2}/[^/]+/?$")
 
@@ -54,7 +55,8 @@ class BareSpider(scrapy.Spider):
 
 def main() -> None:
     which, url, depth = sys.argv[1], sys.argv[2], sys.argv[3]
-    out = Path(tempfile.mkdtemp()) / "items.jsonl"
+    workdir = Path(sys.argv[4]) if len(sys.argv) > 4 else Path(tempfile.mkdtemp())
+    out = workdir / "items.jsonl"
     settings = {k: getattr(project, k) for k in dir(project) if k.isupper()}
     settings.update(
         {
@@ -64,17 +66,31 @@ def main() -> None:
             "FEEDS": {str(out): {"format": "jsonlines"}},
         }
     )
+    settings["NEWSCRAWL_STATE_DIR"] = str(workdir / ".state")
     if which == "bare":
         # The baseline keeps politeness (same concurrency, robots, AutoThrottle)
         # but none of our components.
-        for key in ("ITEM_PIPELINES", "EXTENSIONS", "FEED_STORAGES", "LOG_FORMATTER"):
+        for key in (
+            "ITEM_PIPELINES",
+            "EXTENSIONS",
+            "FEED_STORAGES",
+            "LOG_FORMATTER",
+            "SPIDER_MIDDLEWARES",
+        ):
             settings.pop(key, None)
+    if which == "news-nostate":
+        settings["NEWSCRAWL_STATE"] = "off"
+    spiders = {"bare": BareSpider, "euronews": EuronewsSpider}
     process = AsyncCrawlerProcess(settings)
-    crawler = process.create_crawler(BareSpider if which == "bare" else EuronewsSpider)
+    crawler = process.create_crawler(
+        spiders.get(which, EuronewsSpider if which == "newscrawl" else NewsSpider)
+    )
     if which == "bare":
         process.crawl(crawler, url=url)
-    else:
+    elif which in {"euronews", "newscrawl"}:
         process.crawl(crawler, url=url, related_depth=depth)
+    else:
+        process.crawl(crawler, url=url, depth=depth)
     process.start()
     stats = crawler.stats.get_stats() if crawler.stats else {}
     print(
