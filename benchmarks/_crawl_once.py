@@ -29,9 +29,11 @@ class BareSpider(scrapy.Spider):
 
     name = "bare"
 
-    def __init__(self, url: str = "", **kwargs: Any) -> None:
+    def __init__(self, url: str = "", follow_all: str = "", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.start_url = url
+        # Sites whose article URLs carry no date: follow every link on the listing.
+        self.follow_all = bool(follow_all)
 
     async def start(self) -> Any:
         for url in self.start_url.split(","):
@@ -40,7 +42,7 @@ class BareSpider(scrapy.Spider):
     def parse_listing(self, response: Any) -> Any:
         for href in response.css("a::attr(href)").getall():
             url = response.urljoin(href).split("?")[0]
-            if ARTICLE.match(urlsplit(url).path):
+            if self.follow_all or ARTICLE.match(urlsplit(url).path):
                 yield scrapy.Request(url, callback=self.parse_article)
 
     def parse_article(self, response: Any) -> Any:
@@ -67,7 +69,7 @@ def main() -> None:
         }
     )
     settings["NEWSCRAWL_STATE_DIR"] = str(workdir / ".state")
-    if which == "bare":
+    if which.startswith("bare"):
         # The baseline keeps politeness (same concurrency, robots, AutoThrottle)
         # but none of our components.
         for key in (
@@ -80,13 +82,15 @@ def main() -> None:
             settings.pop(key, None)
     if which == "news-nostate":
         settings["NEWSCRAWL_STATE"] = "off"
-    spiders = {"bare": BareSpider, "euronews": EuronewsSpider}
+    spiders = {"bare": BareSpider, "bare-all": BareSpider, "euronews": EuronewsSpider}
     process = AsyncCrawlerProcess(settings)
     crawler = process.create_crawler(
         spiders.get(which, EuronewsSpider if which == "newscrawl" else NewsSpider)
     )
     if which == "bare":
         process.crawl(crawler, url=url)
+    elif which == "bare-all":
+        process.crawl(crawler, url=url, follow_all="1")
     elif which in {"euronews", "newscrawl"}:
         process.crawl(crawler, url=url, related_depth=depth)
     else:

@@ -101,7 +101,7 @@ def crawl_rate(pages: int, repeats: int) -> None:
         server = serve_in_thread(root)
         base = base_url(server)
         runs: dict[str, list[dict[str, float]]] = {
-            "bare": [],
+            "bare-all": [],
             "news-state": [],
             "news-nostate": [],
         }
@@ -125,7 +125,7 @@ def crawl_rate(pages: int, repeats: int) -> None:
             f" {seconds:>9.2f} {rates[which]:>10.0f}"
         )
     for which in ("news-state", "news-nostate"):
-        print(f"ratio {which}/bare: {rates[which] / rates['bare']:.2f}")
+        print(f"ratio {which}/bare-all: {rates[which] / rates['bare-all']:.2f}")
     print(
         f"ratio news-state/news-nostate: {rates['news-state'] / rates['news-nostate']:.2f}"
     )

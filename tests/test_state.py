@@ -155,6 +155,33 @@ def lines_of_parts(out: Path) -> list[bytes]:
     return lines
 
 
+def test_overlapping_runs_the_second_exits_the_first_is_unharmed(tmp_path):
+    root = tmp_path / "site"
+    build_site(root, 60)
+    out = tmp_path / "out"
+    with serve(root) as base:
+        # The first run is slowed down (0.1 s between requests: at least 6 s) so
+        # that it is certainly still running when the second one starts.
+        first = subprocess.Popen(
+            crawl_cmd(out, base, "-s", "DOWNLOAD_DELAY=0.1"),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while not lines_of_parts(out) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        second = run(out, base)
+        assert first.poll() is None, "the first run ended before the second started"
+        _, first_err = first.communicate(timeout=300)
+    assert second.returncode == ExitCode.LOCKED
+    assert "another run of 'news' is active" in second.stderr
+    assert first.returncode == 0, first_err[-3000:]
+    urls = [json.loads(line)["url"] for line in lines_of(out)]
+    assert sorted(urls) == sorted(base + article_path(n) for n in range(60))
+
+
 def test_a_second_run_while_one_is_active_exits_with_the_lock_code(site, tmp_path):
     _, base = site
     out = tmp_path / "out"
