@@ -36,6 +36,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
 from newscrawl.feeds import PART_SUFFIX
+from newscrawl.spiders.base import GONE
 from newscrawl.state import Pending
 from newscrawl.state.sqlite import SQLiteState, now_minutes
 
@@ -257,15 +258,19 @@ class FrontierMiddleware:
         return cls(crawler)
 
     def _wanted(self, state: CrawlState, request: Request) -> bool:
+        assert self.crawler.stats is not None
         seen = state.seen(request.url)
         if seen is None:
+            if state.failure(request.url) in GONE:
+                # A page found gone (404/410) in an earlier run stays gone.
+                self.crawler.stats.inc_value("newscrawl/state/skipped_gone")
+                return False
             return True
         now = now_minutes()
         young = now - seen.first_seen < self.revisit_window * 60
         stale = now - seen.fetched >= self.revisit_after
         if young and stale:
             return True
-        assert self.crawler.stats is not None
         self.crawler.stats.inc_value("newscrawl/state/skipped_known")
         return False
 

@@ -246,3 +246,23 @@ def test_a_run_that_finds_nothing_is_unhealthy(tmp_path):
         result = run(out, base)
     assert result.returncode == ExitCode.NO_ARTICLES, result.stderr[-3000:]
     assert last_report(out)["health"]["problems"]
+
+
+def test_a_page_found_gone_is_not_requested_again(site, tmp_path):
+    root, base = site
+    index = root / "index.html"
+    index.write_text(
+        index.read_text().replace(
+            "</ul>",
+            '<li><a href="/news/a-story-that-was-taken-down-today">x</a></li></ul>',
+        )
+    )
+    out = tmp_path / "out"
+    first = run(out, base)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert last_report(out)["request_failed"] == {"http_404": 1}
+    second = run(out, base)
+    assert second.returncode == 0, second.stderr[-3000:]
+    report = last_report(out)
+    assert report["request_failed"] == {}
+    assert report["responses_by_status"].get("404", 0) == 0
