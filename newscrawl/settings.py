@@ -39,6 +39,12 @@ AUTOTHROTTLE_START_DELAY = 2.0
 AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 
+# A news page is well under a few MiB; anything larger (or a compression bomb,
+# checked while decompressing) is cancelled and counted. Sitemaps and feeds get
+# the sitemap protocol's 50 MB per request.
+DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+
 # A stuck request must not hold a cron run for minutes.
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2

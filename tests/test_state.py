@@ -266,3 +266,24 @@ def test_a_page_found_gone_is_not_requested_again(site, tmp_path):
     report = last_report(out)
     assert report["request_failed"] == {}
     assert report["responses_by_status"].get("404", 0) == 0
+
+
+def test_an_oversized_page_is_cancelled_and_counted(site, tmp_path):
+    root, base = site
+    big = root / "news" / "a-page-far-too-large-to-be-an-article.html"
+    big.write_text(
+        "<html><body><h1>Big</h1>" + "x" * (9 * 1024 * 1024) + "</body></html>"
+    )
+    index = root / "index.html"
+    index.write_text(
+        index.read_text().replace(
+            "</ul>",
+            '<li><a href="/news/a-page-far-too-large-to-be-an-article">x</a></li></ul>',
+        )
+    )
+    out = tmp_path / "out"
+    result = run(out, base)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = last_report(out)
+    assert report["items"] == 12
+    assert report["request_failed"] == {"DownloadCancelledError": 1}

@@ -96,7 +96,7 @@ class NewscrawlSpider(scrapy.Spider):
                 self._count(f"links/{source}/offsite")
                 continue
             if entry.is_sitemap:
-                yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+                yield self.listing_request(url, self.parse_sitemap)
                 continue
             if (
                 self.params.since
@@ -147,6 +147,15 @@ class NewscrawlSpider(scrapy.Spider):
                 return
         self._count("discovery/sitemap_entries", len(entries))
         yield from self._entries_to_requests(entries, "sitemap", response.url)
+
+    def listing_request(self, url: str, callback: Any) -> scrapy.Request:
+        """A request for a sitemap or feed: allowed the sitemap protocol's 50 MB."""
+        return scrapy.Request(
+            url,
+            callback,
+            errback=self.on_error,
+            meta={"download_maxsize": MAX_SITEMAP_BYTES},
+        )
 
     def is_allowed(self, url: str) -> bool:
         """Whether ``url`` is on the crawl's site(s); spiders define it."""

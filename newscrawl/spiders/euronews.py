@@ -72,14 +72,10 @@ class EuronewsSpider(NewscrawlSpider):
             if self.params.discover == "latest":
                 sitemap = f"https://{host}/sitemaps/{code}/latest-news.xml"
                 feed = f"https://{host}/rss"
-                requests.append(
-                    scrapy.Request(feed, self.parse_feed, errback=self.on_error)
-                )
+                requests.append(self.listing_request(feed, self.parse_feed))
             else:
                 sitemap = f"https://{host}/sitemaps/{code}/articles.xml"
-            requests.append(
-                scrapy.Request(sitemap, self.parse_sitemap, errback=self.on_error)
-            )
+            requests.append(self.listing_request(sitemap, self.parse_sitemap))
         return requests
 
     def start_urls_(self) -> list[str]:

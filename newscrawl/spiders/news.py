@@ -70,9 +70,9 @@ class NewsSpider(NewscrawlSpider):
         for request in self.resume_requests():
             yield request
         for url in self.params.feeds:
-            yield scrapy.Request(url, self.parse_feed, errback=self.on_error)
+            yield self.listing_request(url, self.parse_feed)
         for url in self.params.sitemaps:
-            yield scrapy.Request(url, self.parse_sitemap, errback=self.on_error)
+            yield self.listing_request(url, self.parse_sitemap)
         for url in self.params.urls:
             yield scrapy.Request(
                 url, self.parse_page, errback=self.on_error, meta={HOPS: 0}
