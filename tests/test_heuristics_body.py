@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
-
-from scrapy.http import HtmlResponse
+import functools
 
 from newscrawl.extract import extract
 from newscrawl.heuristics import PageContext
 from newscrawl.heuristics.body import _continuation
 from newscrawl.structured import StructuredData
+
+from .htmlpages import html_page, ld, meta
 
 URL = "https://www.harbourgazette.example/city/2024/06/02/new-ferry-line"
 TITLE = "New ferry line links the two harbours"
@@ -45,18 +45,7 @@ PARAGRAPHS = [
 ]
 
 
-def page(head: str = "", body: str = "") -> HtmlResponse:
-    html = f'<html lang="en"><head>{head}</head><body>{body}</body></html>'
-    return HtmlResponse(URL, body=html.encode(), encoding="utf-8")
-
-
-def ld(**fields: str) -> str:
-    node = {"@context": "https://schema.org", "@type": "NewsArticle", **fields}
-    return f'<script type="application/ld+json">{json.dumps(node)}</script>'
-
-
-def meta(prop: str, content: str) -> str:
-    return f'<meta property="{prop}" content="{content}">'
+page = functools.partial(html_page, url=URL)
 
 
 def article(*blocks: str, standfirst: bool = True) -> str:

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import json
+import functools
 
 import pytest
-from scrapy.http import HtmlResponse
 
 from newscrawl.extract import extract
 from newscrawl.processors import parse_datetime
 
+from .htmlpages import html_page, ld, meta
+
 URL = "https://www.dailyplanet.example/world/rain-in-oslo"
 
 
-def page(head: str = "", body: str = "", url: str = URL) -> HtmlResponse:
-    html = f'<html lang="en"><head>{head}</head><body>{body}</body></html>'
-    return HtmlResponse(url, body=html.encode(), encoding="utf-8")
-
-
-def ld(node_type: str = "NewsArticle", **fields: str) -> str:
-    node = {"@context": "https://schema.org", "@type": node_type, **fields}
-    return f'<script type="application/ld+json">{json.dumps(node)}</script>'
-
-
-def meta(prop: str, content: str) -> str:
-    return f'<meta property="{prop}" content="{content}">'
+page = functools.partial(html_page, url=URL)
 
 
 def test_json_ld_date_wins_over_meta_and_time():

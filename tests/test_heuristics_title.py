@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
-from scrapy.http import HtmlResponse
+import functools
 
 from newscrawl.extract import extract
+
+from .htmlpages import html_page, ld, meta
 
 URL = "https://www.dailyplanet.example/world/2024/05/01/rain-in-oslo"
 
 
-def page(head: str = "", body: str = "", lang: str | None = "en") -> HtmlResponse:
-    attr = f' lang="{lang}"' if lang else ""
-    html = f"<html{attr}><head>{head}</head><body>{body}</body></html>"
-    return HtmlResponse(URL, body=html.encode(), encoding="utf-8")
-
-
-def ld(**fields: str) -> str:
-    node = {"@context": "https://schema.org", "@type": "NewsArticle", **fields}
-    return f'<script type="application/ld+json">{json.dumps(node)}</script>'
-
-
-def meta(prop: str, content: str) -> str:
-    return f'<meta property="{prop}" content="{content}">'
+page = functools.partial(html_page, url=URL)
 
 
 def test_site_name_suffix_stripped_from_title_and_og():

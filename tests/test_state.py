@@ -60,6 +60,14 @@ def run(out: Path, base: str, *extra: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def link_from_front(root: Path, path: str) -> None:
+    """Add a link to ``path`` on the generated site's front page."""
+    index = root / "index.html"
+    index.write_text(
+        index.read_text().replace("</ul>", f'<li><a href="{path}">x</a></li></ul>')
+    )
+
+
 def lines_of(out: Path) -> list[str]:
     return [
         line
@@ -250,13 +258,7 @@ def test_a_run_that_finds_nothing_is_unhealthy(tmp_path):
 
 def test_a_page_found_gone_is_not_requested_again(site, tmp_path):
     root, base = site
-    index = root / "index.html"
-    index.write_text(
-        index.read_text().replace(
-            "</ul>",
-            '<li><a href="/news/a-story-that-was-taken-down-today">x</a></li></ul>',
-        )
-    )
+    link_from_front(root, "/news/a-story-that-was-taken-down-today")
     out = tmp_path / "out"
     first = run(out, base)
     assert first.returncode == 0, first.stderr[-3000:]
@@ -274,13 +276,7 @@ def test_an_oversized_page_is_cancelled_and_counted(site, tmp_path):
     big.write_text(
         "<html><body><h1>Big</h1>" + "x" * (9 * 1024 * 1024) + "</body></html>"
     )
-    index = root / "index.html"
-    index.write_text(
-        index.read_text().replace(
-            "</ul>",
-            '<li><a href="/news/a-page-far-too-large-to-be-an-article">x</a></li></ul>',
-        )
-    )
+    link_from_front(root, "/news/a-page-far-too-large-to-be-an-article")
     out = tmp_path / "out"
     result = run(out, base)
     assert result.returncode == 0, result.stderr[-3000:]
