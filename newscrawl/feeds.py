@@ -8,6 +8,8 @@ file is always an unfinished run.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
@@ -18,6 +20,42 @@ if TYPE_CHECKING:
     from scrapy import Spider
 
 PART_SUFFIX = ".part"
+
+logger = logging.getLogger(__name__)
+
+
+class GuardedFile:
+    """A feed file that remembers its first write error and refuses writes after.
+
+    After a failed write (disk full) the file may end in a torn line; nothing may
+    follow it, and the file must not get its final name: the next run's recovery
+    cuts the torn line.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.error: OSError | None = None
+
+    def write(self, data: bytes) -> int:
+        if self.error is not None:
+            raise self.error
+        try:
+            return self.raw.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        if self.error is not None:
+            raise self.error
+        try:
+            self.raw.flush()
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
 
 
 def unique_path(path: Path) -> Path:
@@ -46,13 +84,25 @@ class AtomicFileFeedStorage(FileFeedStorage):
             # Appending to an existing finished file would mix two runs in one file.
             target = unique_path(self.final_path)
         self.final_path = target
-        return target.with_name(target.name + PART_SUFFIX).open("wb")
+        raw = target.with_name(target.name + PART_SUFFIX).open("wb")
+        return GuardedFile(raw)  # type: ignore[return-value]
 
     def store(self, file: IO[bytes]) -> None:
-        file.flush()
-        os.fsync(file.fileno())
-        file.close()
         part = self.final_path.with_name(self.final_path.name + PART_SUFFIX)
+        try:
+            file.flush()
+            os.fsync(file.fileno())
+        except OSError as exc:
+            logger.error(
+                "Feed %s not finalised (%s): left as %s for the next run to recover",
+                self.final_path,
+                exc,
+                part,
+            )
+            with contextlib.suppress(OSError):
+                file.close()
+            raise
+        file.close()
         part.replace(self.final_path)
         # The rename is durable only once the directory entry is on disk.
         dir_fd = os.open(self.final_path.parent, os.O_RDONLY)

@@ -35,8 +35,8 @@ from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
+from newscrawl.failures import GONE, NOT_ATTEMPTS, is_final
 from newscrawl.feeds import PART_SUFFIX
-from newscrawl.spiders.base import GONE
 from newscrawl.state import Pending
 from newscrawl.state.sqlite import SQLiteState, now_minutes
 
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from twisted.python.failure import Failure
 
     from newscrawl.state import CrawlState
 
@@ -146,6 +147,8 @@ class CrawlStateExtension:
         self.last_commit = time.monotonic()
         self.uncommitted = 0
         self.recovered: list[dict[str, Any]] = []
+        self.max_attempts = crawler.settings.getint("NEWSCRAWL_MAX_ATTEMPTS", 3)
+        self.output_error: BaseException | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -154,6 +157,7 @@ class CrawlStateExtension:
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
+        crawler.signals.connect(ext.item_error, signal=signals.item_error)
         # Normally the report closes the state after recording the run's coverage.
         crawler.signals.connect(ext.close_state, signal=signals.engine_stopped)
         return ext
@@ -170,11 +174,41 @@ class CrawlStateExtension:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"newscrawl/state/{key}", value)
 
-    def _flush_feeds(self) -> None:
+    def _flush_feeds(self) -> bool:
+        """Flush the feed files; on a write error stop the crawl, return False."""
         exporter = self.crawler.get_extension(FeedExporter)
         for slot in getattr(exporter, "slots", ()):
-            if slot.file is not None:
-                slot.file.flush()
+            if slot.file is None:
+                continue
+            error = getattr(slot.file, "error", None)
+            if error is None:
+                try:
+                    slot.file.flush()
+                except OSError as exc:
+                    error = exc
+            if error is not None:
+                self.output_failed(error)
+                return False
+        return True
+
+    def output_failed(self, error: BaseException) -> None:
+        """The feed cannot be written (disk full...): stop now, keep what is done."""
+        if self.output_error is not None:
+            return
+        self.output_error = error
+        logger.error(
+            "Cannot write the output (%s): stopping the crawl. Items written so far"
+            " are kept; the unfinished feed is recovered by the next run.",
+            error,
+        )
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value("newscrawl/output_error", str(error))
+        from scrapy.utils.defer import deferred_from_coro  # noqa: PLC0415
+
+        assert self.crawler.engine is not None
+        deferred_from_coro(
+            self.crawler.engine.close_spider_async(reason="output_error")
+        )
 
     def _maybe_commit(self, force: bool = False) -> None:
         assert self.state is not None
@@ -192,7 +226,8 @@ class CrawlStateExtension:
         if self.state is None:
             return
         # The line must reach the file before the state says the URL is done.
-        self._flush_feeds()
+        if not self._flush_feeds():
+            return
         adapter = ItemAdapter(item)
         self.state.mark_written(
             adapter["url"],
@@ -200,8 +235,8 @@ class CrawlStateExtension:
             int(adapter.get("revision") or 1),
             _minutes(adapter.get("modified")),
         )
-        if response is not None and response.request is not None:
-            self.state.done(response.request.url)
+        for url in origin_urls(response):
+            self.state.done(url)
         self._maybe_commit()
 
     def item_dropped(
@@ -213,16 +248,46 @@ class CrawlStateExtension:
         if url is None:
             return
         reason = getattr(exception, "reason", type(exception).__name__)
-        if reason == "unchanged":
-            self.state.touch(url)
-            self.state.done(url)
-        elif reason in ("duplicate_url", "duplicate_content", "too_old"):
-            self.state.done(url)
+        urls = {url, *origin_urls(response)}
+        if reason in ("unchanged", "duplicate_url", "duplicate_content", "too_old"):
+            if reason == "unchanged":
+                self.state.touch(url)
+            for each in urls:
+                self.state.done(each)
         else:
-            self.state.fail(url, reason)
-        if response is not None and response.request is not None:
-            self.state.done(response.request.url)
+            # Invalid (no body, schema): a failure, retried by later runs.
+            for each in urls:
+                self.failed(each, reason)
         self._maybe_commit()
+
+    def item_error(
+        self, item: Any, response: Response, spider: Spider, failure: Failure
+    ) -> None:
+        """A pipeline step raised for one item: record it; the crawl goes on."""
+        name = type(failure.value).__name__
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newscrawl/item_error/{name}")
+        if self.state is None:
+            return
+        urls = {ItemAdapter(item).get("url"), *origin_urls(response)}
+        for url in urls:
+            if url:
+                self.failed(url, "pipeline_error", name)
+        self._maybe_commit()
+
+    def failed(self, url: str, reason: str, detail: str = "") -> None:
+        """Record a failure of ``url`` in the state, final or to retry later."""
+        assert self.state is not None
+        record = self.state.fail(
+            url,
+            reason,
+            final=is_final(reason),
+            detail=detail[:500],
+            attempt=reason not in NOT_ATTEMPTS,
+            max_attempts=self.max_attempts,
+        )
+        if record.final:
+            self._stats(f"failed_final/{reason}")
 
     def spider_closed(self, spider: Spider, reason: str) -> None:
         if self.state is not None:
@@ -238,6 +303,26 @@ def state_of(spider: Spider) -> CrawlState | None:
     """The state of the spider's crawl (``None`` when state is off)."""
     ext = spider.crawler.get_extension(CrawlStateExtension)
     return ext.state if ext is not None else None
+
+
+def origin_urls(response: Response | None) -> list[str]:
+    """The URLs a response answers for: the request's, and those redirected from."""
+    if response is None or response.request is None:
+        return []
+    request = response.request
+    return [*request.meta.get("redirect_urls", ()), request.url]
+
+
+def record_failure(
+    crawler: Crawler, request: Request, reason: str, detail: str
+) -> None:
+    """Record a failed request (and the URLs it was redirected from)."""
+    ext = crawler.get_extension(CrawlStateExtension)
+    if ext is None or ext.state is None:
+        return
+    for url in [*request.meta.get("redirect_urls", ()), request.url]:
+        ext.failed(url, reason, detail)
+    ext._maybe_commit()
 
 
 class FrontierMiddleware:
@@ -261,9 +346,11 @@ class FrontierMiddleware:
         assert self.crawler.stats is not None
         seen = state.seen(request.url)
         if seen is None:
-            if state.failure(request.url) in GONE:
-                # A page found gone (404/410) in an earlier run stays gone.
-                self.crawler.stats.inc_value("newscrawl/state/skipped_gone")
+            failure = state.failure(request.url)
+            if failure is not None and failure.final:
+                # A page found gone (404/410), off-site, not HTML... stays so.
+                kind = "gone" if failure.reason in GONE else "failed"
+                self.crawler.stats.inc_value(f"newscrawl/state/skipped_{kind}")
                 return False
             return True
         now = now_minutes()

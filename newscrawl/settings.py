@@ -42,12 +42,43 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 1.0
 # A news page is well under a few MiB; anything larger (or a compression bomb,
 # checked while decompressing) is cancelled and counted. Sitemaps and feeds get
 # the sitemap protocol's 50 MB per request.
-DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 
-# A stuck request must not hold a cron run for minutes.
+# A stuck request must not hold a cron run for minutes. Scrapy's timeout is a
+# wall-clock cap on the whole attempt (connect, headers and body), so a body
+# trickled byte by byte is cut too.
 DOWNLOAD_TIMEOUT = 30
+# Retries of transient failures (timeouts, resets, 5xx, 429), each after the
+# host's backoff: NEWSCRAWL_BACKOFF_BASE seconds, doubled per consecutive failure
+# up to NEWSCRAWL_BACKOFF_MAX. A host failing NEWSCRAWL_HOST_MAX_FAILURES times in
+# a row is left alone for the rest of the run; its URLs stay pending.
 RETRY_TIMES = 2
+NEWSCRAWL_BACKOFF_BASE = 2.0
+NEWSCRAWL_BACKOFF_MAX = 60.0
+NEWSCRAWL_HOST_MAX_FAILURES = 8
+# A 429's Retry-After is honoured up to this many seconds (then the URL waits for
+# the next run); robots.txt's Crawl-delay up to NEWSCRAWL_CRAWL_DELAY_MAX.
+NEWSCRAWL_RETRY_AFTER_MAX = 120.0
+NEWSCRAWL_CRAWL_DELAY_MAX = 30.0
+# A URL failing transiently this many runs in a row is given up (a final failure).
+NEWSCRAWL_MAX_ATTEMPTS = 3
+# Redirects from a public host to a private or loopback address are refused.
+NEWSCRAWL_ALLOW_PRIVATE = False
+REDIRECT_MAX_TIMES = 5
+
+DOWNLOAD_HANDLERS = {
+    "http": "newscrawl.download.AbortableHTTPDownloadHandler",
+    "https": "newscrawl.download.AbortableHTTPDownloadHandler",
+}
+DOWNLOADER_MIDDLEWARES = {
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "newscrawl.resilience.RetryPolicyMiddleware": 550,
+    # Before the redirect middlewares (600, 580) see a redirect.
+    "newscrawl.resilience.RedirectGuardMiddleware": 650,
+    # After decompression (590), before meta refresh (580) reads the text.
+    "newscrawl.encoding.CharsetMiddleware": 585,
+}
 # Cron safety net: no run lasts more than six hours.
 CLOSESPIDER_TIMEOUT = 6 * 3600
 
@@ -61,6 +92,10 @@ ITEM_PIPELINES = {
 }
 
 EXTENSIONS = {
+    # After AutoThrottle (0): it re-applies the delay floors AutoThrottle lowers.
+    "newscrawl.resilience.HostPolicy": 100,
+    "newscrawl.resilience.ContentGuard": 110,
+    "newscrawl.loopmonitor.LoopMonitor": 120,
     "newscrawl.persistence.CrawlStateExtension": 400,
     "newscrawl.extensions.CrawlReport": 500,
 }

@@ -44,6 +44,21 @@ requires_corpus = pytest.mark.skipif(
 )
 
 
+def collect(agen) -> list:
+    """Everything an async-generator callback yields (outside a crawl).
+
+    Run on a thread of its own: the test process's reactor already runs a loop.
+    """
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def run() -> list:
+        return [out async for out in agen]
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
+
+
 @pytest.fixture(scope="session")
 def sample_truth() -> dict:
     return json.loads(TRUTH.read_text("utf-8"))

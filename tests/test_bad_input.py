@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from scrapy.http import HtmlResponse, Response
+from scrapy.http import HtmlResponse, Request, Response
 from scrapy.utils.test import get_crawler
 
 from newscrawl.extract import extract
 from newscrawl.spiders.euronews import EuronewsSpider
+
+from .conftest import collect
 
 URL = "https://fr.euronews.com/2026/01/06/un-article"
 
@@ -67,13 +69,12 @@ def test_empty_page_gives_empty_fields_not_wrong_ones():
 
 
 def test_pdf_at_an_article_url_is_skipped_and_counted():
+    # A PDF the ContentGuard did not stop (no Content-Type, sniffed as binary).
     crawler = get_crawler(EuronewsSpider)
     spider = crawler._create_spider(url=URL)
-    response = Response(
-        URL, body=b"%PDF-1.7 ...", headers={"Content-Type": "application/pdf"}
-    )
-    assert list(spider.parse_article(response)) == []
-    assert crawler.stats.get_value("newscrawl/skipped/not_text") == 1
+    response = Response(URL, body=b"%PDF-1.7 ...", request=Request(URL))
+    assert collect(spider.parse_article(response)) == []
+    assert crawler.stats.get_value("newscrawl/request_failed/not_html") == 1
 
 
 def test_deeply_nested_page_gives_no_fields_rather_than_wrong_ones():

@@ -10,6 +10,8 @@ from newscrawl.discovery import looks_like_feed, parse_feed, parse_sitemap
 from newscrawl.extract import extract
 from newscrawl.structured import StructuredData
 
+from .conftest import collect
+
 INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
 <sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
   <sitemap><loc>https://news.example/sitemap-1.xml</loc><lastmod>2026-03-01</lastmod></sitemap>
@@ -195,7 +197,7 @@ def test_euronews_scheduled_discovery_requests_each_editions_sitemaps_and_feeds(
     response = XmlResponse(
         "https://www.euronews.com/sitemaps/en/latest-news.xml", body=sitemap
     )
-    requests = list(spider.parse_sitemap(response))
+    requests = collect(spider.parse_sitemap(response))
     assert [r.url for r in requests] == [
         "https://www.euronews.com/my-europe/2026/01/06/newer-story",
         "https://www.euronews.com/2026/01/05/older-story",
@@ -214,7 +216,7 @@ def test_since_skips_old_sitemap_entries_before_download():
     spider = crawler._create_spider(
         sitemap="https://news.example/s.xml", since="2026-03-02"
     )
-    requests = list(
+    requests = collect(
         spider.parse_sitemap(XmlResponse("https://news.example/s.xml", body=NEWS))
     )
     assert [r.url for r in requests] == ["https://news.example/a"]

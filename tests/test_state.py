@@ -274,7 +274,7 @@ def test_an_oversized_page_is_cancelled_and_counted(site, tmp_path):
     root, base = site
     big = root / "news" / "a-page-far-too-large-to-be-an-article.html"
     big.write_text(
-        "<html><body><h1>Big</h1>" + "x" * (9 * 1024 * 1024) + "</body></html>"
+        "<html><body><h1>Big</h1>" + "x" * (11 * 1024 * 1024) + "</body></html>"
     )
     link_from_front(root, "/news/a-page-far-too-large-to-be-an-article")
     out = tmp_path / "out"
@@ -282,4 +282,4 @@ def test_an_oversized_page_is_cancelled_and_counted(site, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     report = last_report(out)
     assert report["items"] == 12
-    assert report["request_failed"] == {"DownloadCancelledError": 1}
+    assert report["request_failed"] == {"too_large": 1}

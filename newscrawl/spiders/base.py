@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
-from scrapy.spidermiddlewares.httperror import HttpError
 from scrapy.utils.gz import gunzip, gzip_magic_number
 
 from newscrawl.discovery import (
@@ -16,18 +15,19 @@ from newscrawl.discovery import (
     parse_feed,
     parse_sitemap,
 )
+from newscrawl.failures import failure_reason
 from newscrawl.processors import absolute_url
+from newscrawl.resilience import LISTING
+from newscrawl.worker import in_worker
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
 #: Request meta key: link hops taken from a start point.
 HOPS = "newscrawl_hops"
-#: Failures that mean the page is gone, not that the fetch went wrong.
-GONE = frozenset({"http_404", "http_410"})
 
 
 class NewscrawlSpider(scrapy.Spider):
@@ -117,36 +117,37 @@ class NewscrawlSpider(scrapy.Spider):
                 priority=max(0, 1000 - rank),
             )
 
-    def parse_feed(self, response: Response) -> Iterator[Any]:
+    async def parse_feed(self, response: Response) -> AsyncIterator[Any]:
         body = response.body
         if looks_like_sitemap(body):
-            yield from self.parse_sitemap(response)
+            async for out in self.parse_sitemap(response):
+                yield out
             return
-        entries = parse_feed(body, response.url)
+        # A feed can be megabytes: parsed on the worker thread, off the event loop.
+        entries = await in_worker(parse_feed, body, response.url)
         self._count("discovery/feed_entries", len(entries))
         if not entries:
             self._count("skipped/empty_feed")
             self.logger.warning("No entries in feed %s", response.url)
-        yield from self._entries_to_requests(entries, "feed", response.url)
+        for out in self._entries_to_requests(entries, "feed", response.url):
+            yield out
 
-    def parse_sitemap(self, response: Response) -> Iterator[Any]:
-        body = response.body
-        if gzip_magic_number(response):
-            try:
-                body = gunzip(body, max_size=MAX_SITEMAP_BYTES)
-            except ValueError:
-                self._count("skipped/sitemap_too_large")
-                return
-        if looks_like_feed(body):
-            entries = parse_feed(body, response.url)
-        else:
-            kind, entries = parse_sitemap(body)
-            if kind not in ("urlset", "sitemapindex"):
-                self._count("skipped/not_sitemap")
-                self.logger.warning("Not a sitemap: %s", response.url)
-                return
+    async def parse_sitemap(self, response: Response) -> AsyncIterator[Any]:
+        result = await in_worker(
+            _read_listing, response.body, gzip_magic_number(response), response.url
+        )
+        if result is None:
+            self._count("skipped/sitemap_too_large")
+            self.fail_page(response, "too_large")
+            return
+        kind, entries = result
+        if kind not in ("urlset", "sitemapindex", "feed"):
+            self._count("skipped/not_sitemap")
+            self.logger.warning("Not a sitemap: %s", response.url)
+            return
         self._count("discovery/sitemap_entries", len(entries))
-        yield from self._entries_to_requests(entries, "sitemap", response.url)
+        for out in self._entries_to_requests(entries, "sitemap", response.url):
+            yield out
 
     def listing_request(self, url: str, callback: Any) -> scrapy.Request:
         """A request for a sitemap or feed: allowed the sitemap protocol's 50 MB."""
@@ -154,7 +155,7 @@ class NewscrawlSpider(scrapy.Spider):
             url,
             callback,
             errback=self.on_error,
-            meta={"download_maxsize": MAX_SITEMAP_BYTES},
+            meta={"download_maxsize": MAX_SITEMAP_BYTES, LISTING: True},
         )
 
     def is_allowed(self, url: str) -> bool:
@@ -165,26 +166,52 @@ class NewscrawlSpider(scrapy.Spider):
         """Why a sitemap or feed entry is not requested, or ``None``."""
         return None
 
-    def entry_callback(self, response: Response) -> Iterator[Any]:
+    def entry_callback(self, response: Response) -> AsyncIterator[Any]:
         """The callback for the pages sitemaps and feeds list."""
         raise NotImplementedError
 
     def on_error(self, failure: Failure) -> None:
-        """Count and log a failed request by kind (HTTP status or exception).
+        """Count, log and record a failed request by its reason code.
 
-        A page that is gone (404, 410) is recorded in the crawl state so later
-        runs know; any other failure leaves the URL pending for the next run.
+        Final failures (gone, off-site redirect, not HTML...) are never requested
+        again; transient ones stay pending for later runs (see
+        :mod:`newscrawl.failures`).
         """
-        from newscrawl.persistence import state_of  # noqa: PLC0415
-
         request = getattr(failure, "request", None)
+        reason = failure_reason(failure)
+        detail = getattr(failure.value, "detail", "")
         url = request.url if request is not None else "?"
-        if isinstance(failure.value, HttpError):
-            reason = f"http_{failure.value.response.status}"
-        else:
-            reason = type(failure.value).__name__
         self._count(f"request_failed/{reason}")
-        self.logger.warning("Request failed (%s): %s", reason, url)
-        state = state_of(self)
-        if state is not None and request is not None and reason in GONE:
-            state.fail(url, reason)
+        self.logger.warning(
+            "Request failed (%s%s): %s", reason, f" -> {detail}" if detail else "", url
+        )
+        if request is not None:
+            self._record_failure(request, reason, detail)
+
+    def fail_page(self, response: Response, reason: str, detail: str = "") -> None:
+        """A page fetched but unusable (empty, not HTML, no article body)."""
+        self._count(f"request_failed/{reason}")
+        self.logger.warning("Page failed (%s): %s", reason, response.url)
+        if response.request is not None:
+            self._record_failure(response.request, reason, detail)
+
+    def _record_failure(
+        self, request: scrapy.Request, reason: str, detail: str
+    ) -> None:
+        from newscrawl.persistence import record_failure  # noqa: PLC0415
+
+        record_failure(self.crawler, request, reason, detail)
+
+
+def _read_listing(
+    body: bytes, gzipped: bool, url: str
+) -> tuple[str, list[Entry]] | None:
+    """Parse a sitemap (maybe gzipped) or a feed served as one; None if too large."""
+    if gzipped:
+        try:
+            body = gunzip(body, max_size=MAX_SITEMAP_BYTES)
+        except ValueError:
+            return None
+    if looks_like_feed(body):
+        return "feed", parse_feed(body, url)
+    return parse_sitemap(body)

@@ -15,14 +15,15 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import TextResponse
 
-from newscrawl.extract import extract, utc_now
+from newscrawl.extract import utc_now
 from newscrawl.params import EuronewsParams
 from newscrawl.processors import absolute_url
 from newscrawl.sites.euronews import EDITIONS, V1, is_article_url
 from newscrawl.spiders.base import HOPS, NewscrawlSpider
+from newscrawl.worker import MAX_LINKS_PER_PAGE, analyse_page, in_worker, links
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator
 
     from scrapy.http import Response
 
@@ -61,7 +62,7 @@ class EuronewsSpider(NewscrawlSpider):
     def entry_rejected(self, url: str) -> str | None:
         return None if is_article_url(url) else "not_article"
 
-    def entry_callback(self, response: Response) -> Iterator[Any]:
+    def entry_callback(self, response: Response) -> AsyncIterator[Any]:
         return self.parse_article(response)
 
     def discovery_requests(self) -> list[scrapy.Request]:
@@ -105,13 +106,16 @@ class EuronewsSpider(NewscrawlSpider):
                     url, callback=self.parse_listing, errback=self.on_error
                 )
 
-    def parse_listing(self, response: scrapy.http.Response) -> Iterator[Any]:
+    async def parse_listing(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
         """Crawl the article links a front or section page lists."""
         if not isinstance(response, TextResponse):
-            self._count("skipped/not_text")
+            self.fail_page(response, "not_html")
             return
         self._count("pages/listing")
-        for href in response.css("a::attr(href)").getall():
+        hrefs = await in_worker(links, response, MAX_LINKS_PER_PAGE)
+        if len(hrefs) > MAX_LINKS_PER_PAGE:
+            self._count("links/page/capped")
+        for href in hrefs[:MAX_LINKS_PER_PAGE]:
             url = absolute_url(href, response.url)
             if url is None or not self._follow_ok(url, "listing"):
                 continue
@@ -128,14 +132,27 @@ class EuronewsSpider(NewscrawlSpider):
             return False
         return True
 
-    def parse_article(self, response: scrapy.http.Response) -> Iterator[Any]:
+    async def parse_article(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
         if not isinstance(response, TextResponse):
-            self._count("skipped/not_text")
-            self.logger.warning("Skipped %s: not a text response", response.url)
+            self.fail_page(response, "not_html")
             return
-        item = extract(
-            response, site=self.site, stats=self.crawler.stats, fetched_at=utc_now()
+        if not response.body.strip():
+            self.fail_page(response, "empty_body")
+            return
+        page = await in_worker(
+            analyse_page,
+            response,
+            site=self.site,
+            fetched_at=utc_now(),
+            verdict=False,
+            max_links=0,
         )
+        assert self.crawler.stats is not None
+        page.stats.merge_into(self.crawler.stats)
+        item = page.item
+        if item is None:
+            self.fail_page(response, "no_body", page.repaired or "")
+            return
         yield item
         hops = int(response.meta.get(HOPS, 0))
         if hops >= self.params.related_depth:

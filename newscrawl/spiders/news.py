@@ -17,24 +17,21 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy.http import TextResponse
 
-from newscrawl.classify import page_verdict, url_rejected, url_verdict
+from newscrawl.classify import url_rejected, url_verdict
 from newscrawl.discovery import (
     looks_like_feed,
     looks_like_sitemap,
 )
-from newscrawl.extract import extract, utc_now
+from newscrawl.extract import utc_now
 from newscrawl.params import NewsParams
 from newscrawl.processors import absolute_url
 from newscrawl.spiders.base import HOPS, NewscrawlSpider
-from newscrawl.structured import StructuredData
+from newscrawl.worker import MAX_LINKS_PER_PAGE, analyse_page, in_worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
 
     from scrapy.http import Response
-
-#: Links read per page: a page with 50,000 links must not stall the crawl.
-MAX_LINKS_PER_PAGE = 2000
 
 
 @cache
@@ -81,43 +78,52 @@ class NewsSpider(NewscrawlSpider):
     def entry_rejected(self, url: str) -> str | None:
         return url_rejected(url)
 
-    def entry_callback(self, response: Response) -> Iterator[Any]:
+    def entry_callback(self, response: Response) -> AsyncIterator[Any]:
         return self.parse_page(response)
 
-    def parse_page(self, response: Response) -> Iterator[Any]:
+    async def parse_page(self, response: Response) -> AsyncIterator[Any]:
         if not isinstance(response, TextResponse):
-            self._count("skipped/not_text")
-            self.logger.info("Skipped %s: not a text response", response.url)
+            # No Content-Type, and the body sniffed as binary.
+            self.fail_page(response, "not_html")
+            return
+        if not response.body.strip():
+            self.fail_page(response, "empty_body")
             return
         if looks_like_feed(response.body) or looks_like_sitemap(response.body):
-            yield from self.parse_sitemap(response)
+            async for out in self.parse_sitemap(response):
+                yield out
             return
-        structured = StructuredData(response.selector)
-        item = extract(
+        page = await in_worker(
+            analyse_page,
             response,
             site=self.params.site,
-            stats=self.crawler.stats,
             fetched_at=utc_now(),
-            structured=structured,
+            verdict=True,
+            max_links=MAX_LINKS_PER_PAGE,
         )
-        verdict = page_verdict(response.selector, structured, item, response.url)
-        if verdict.ok:
-            yield item
+        assert self.crawler.stats is not None
+        page.stats.merge_into(self.crawler.stats)
+        verdict = page.verdict
+        if page.item is None or verdict is None:
+            self.fail_page(response, "no_body", page.repaired or "")
+        elif verdict.ok:
+            yield page.item
+        elif verdict.reason == "no_body" and page.claims_article:
+            # An article by its own markup whose text we could not find: a
+            # failure to see in the report, not a page to pass over.
+            self.fail_page(response, "no_body")
         else:
             self._count(f"skipped/not_article/{verdict.reason}")
             self.logger.debug("Not an article (%s): %s", verdict.reason, response.url)
         hops = int(response.meta.get(HOPS, 0))
         if hops < self.params.depth:
-            yield from self._follow(response, hops + 1)
+            for out in self._follow(response.url, page.hrefs, hops + 1):
+                yield out
 
-    def _follow(self, response: TextResponse, hops: int) -> Iterator[Any]:
-        hrefs = response.css("a::attr(href)").getall()
-        if len(hrefs) > MAX_LINKS_PER_PAGE:
-            self._count("links/page/capped", len(hrefs) - MAX_LINKS_PER_PAGE)
-            hrefs = hrefs[:MAX_LINKS_PER_PAGE]
+    def _follow(self, base: str, hrefs: list[str], hops: int) -> Iterator[Any]:
         seen: set[str] = set()
         for href in hrefs:
-            url = absolute_url(href, response.url)
+            url = absolute_url(href, base)
             if url is None or url in seen:
                 continue
             seen.add(url)

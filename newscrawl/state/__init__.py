@@ -41,6 +41,16 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class FailureRecord:
+    """A URL's last failure: final ones are never requested again."""
+
+    reason: str
+    attempts: int
+    final: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Pending:
     """A request in the durable frontier."""
 
@@ -67,9 +77,31 @@ class CrawlState(Protocol):
 
     def pending(self) -> list[Pending]: ...
 
-    def fail(self, url: str, reason: str) -> None: ...
+    def fail(
+        self,
+        url: str,
+        reason: str,
+        *,
+        final: bool,
+        detail: str = "",
+        attempt: bool = True,
+        max_attempts: int = 3,
+    ) -> FailureRecord:
+        """Record a failure; return the URL's failure record.
 
-    def failure(self, url: str) -> str | None: ...
+        It is final (the URL leaves the frontier for good) if ``final`` or once
+        ``max_attempts`` runs in a row have failed it; otherwise the URL stays
+        pending. ``attempt=False`` records it without counting an attempt.
+        """
+        ...
+
+    def failure(self, url: str) -> FailureRecord | None: ...
+
+    def failure_counts(self) -> dict[str, int]:
+        """Final failures by reason, over all runs."""
+        ...
+
+    def pending_count(self) -> int: ...
 
     def record_run(self, site: str, items: int, coverage: dict[str, float]) -> None: ...
 

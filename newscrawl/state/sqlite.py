@@ -13,7 +13,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from newscrawl.state import Pending, Seen, hash64, key_of
+from newscrawl.state import FailureRecord, Pending, Seen, hash64, key_of
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -38,7 +38,10 @@ CREATE TABLE IF NOT EXISTS failures (
     key INTEGER PRIMARY KEY,
     url TEXT NOT NULL,
     reason TEXT NOT NULL,
-    at INTEGER NOT NULL
+    at INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    final INTEGER NOT NULL DEFAULT 1,
+    detail TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS runs (
     id INTEGER PRIMARY KEY,
@@ -64,7 +67,20 @@ class SQLiteState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._migrate()
         self.db.execute("BEGIN")
+
+    def _migrate(self) -> None:
+        # State files from before failure attempts were counted: every failure
+        # recorded then was final (404/410).
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(failures)")}
+        for column, ddl in (
+            ("attempts", "INTEGER NOT NULL DEFAULT 1"),
+            ("final", "INTEGER NOT NULL DEFAULT 1"),
+            ("detail", "TEXT NOT NULL DEFAULT ''"),
+        ):
+            if column not in columns:
+                self.db.execute(f"ALTER TABLE failures ADD COLUMN {column} {ddl}")
 
     def seen(self, url: str) -> Seen | None:
         row = self.db.execute(
@@ -109,20 +125,50 @@ class SQLiteState:
         ).fetchall()
         return [Pending(*row) for row in rows]
 
-    def fail(self, url: str, reason: str) -> None:
+    def fail(
+        self,
+        url: str,
+        reason: str,
+        *,
+        final: bool,
+        detail: str = "",
+        attempt: bool = True,
+        max_attempts: int = 3,
+    ) -> FailureRecord:
         key = key_of(url)
-        self.db.execute(
-            "INSERT INTO failures (key, url, reason, at) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET reason=excluded.reason, at=excluded.at",
-            (key, url, reason, now_minutes()),
-        )
-        self.db.execute("DELETE FROM frontier WHERE key=?", (key,))
-
-    def failure(self, url: str) -> str | None:
         row = self.db.execute(
-            "SELECT reason FROM failures WHERE key=?", (key_of(url),)
+            "SELECT attempts FROM failures WHERE key=?", (key,)
         ).fetchone()
-        return str(row[0]) if row else None
+        attempts = (row[0] if row else 0) + (1 if attempt else 0)
+        final = final or attempts >= max_attempts
+        self.db.execute(
+            "INSERT INTO failures (key, url, reason, at, attempts, final, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET"
+            " reason=excluded.reason, at=excluded.at, attempts=excluded.attempts,"
+            " final=excluded.final, detail=excluded.detail",
+            (key, url, reason, now_minutes(), attempts, int(final), detail),
+        )
+        if final:
+            self.db.execute("DELETE FROM frontier WHERE key=?", (key,))
+        return FailureRecord(reason, attempts, final, detail)
+
+    def failure(self, url: str) -> FailureRecord | None:
+        row = self.db.execute(
+            "SELECT reason, attempts, final, detail FROM failures WHERE key=?",
+            (key_of(url),),
+        ).fetchone()
+        if row is None:
+            return None
+        return FailureRecord(str(row[0]), int(row[1]), bool(row[2]), str(row[3]))
+
+    def failure_counts(self) -> dict[str, int]:
+        rows = self.db.execute(
+            "SELECT reason, COUNT(*) FROM failures WHERE final GROUP BY reason"
+        ).fetchall()
+        return {str(reason): int(n) for reason, n in rows}
+
+    def pending_count(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM frontier").fetchone()[0])
 
     def record_run(self, site: str, items: int, coverage: dict[str, float]) -> None:
         self.db.execute(

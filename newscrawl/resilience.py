@@ -1,0 +1,448 @@
+"""Hostile servers: retries with backoff per host, cool-down, redirects, content type.
+
+* :class:`HostPolicy` (extension) keeps, per download slot (host), a delay floor
+  that AutoThrottle may not go under: robots.txt ``Crawl-delay``, a 429's
+  ``Retry-After``, and a backoff that doubles with each consecutive failure. A host
+  failing ``NEWSCRAWL_HOST_MAX_FAILURES`` times in a row is cooled down for the rest
+  of the run: its requests stay pending in the crawl state for the next run while
+  other hosts go on.
+* :class:`RetryPolicyMiddleware` replaces Scrapy's retry middleware: the same
+  retry counting, but no retry of pointless failures (protocol errors, refused
+  content), and each retry waits for the host's backoff.
+* :class:`RedirectGuardMiddleware` looks at a redirect (HTTP or meta refresh) before
+  Scrapy follows it: loops, other sites and private addresses are refused with a
+  reason instead of vanishing.
+* :class:`ContentGuard` stops a download at its headers when an article URL answers
+  with a PDF, an image or another non-HTML type.
+* robots.txt ``Crawl-delay`` (and ``Request-rate``), which Scrapy parses but does
+  not enforce, becomes the host's delay floor (:class:`HostPolicy`, on the
+  ``robots_parsed`` signal).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import signals
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.exceptions import StopDownload
+from scrapy.http import HtmlResponse
+
+from newscrawl.failures import REASON, RETRYABLE, RequestRefused, reason_of
+
+if TYPE_CHECKING:
+    from scrapy import Request
+    from scrapy.core.downloader import Slot
+    from scrapy.crawler import Crawler
+    from scrapy.http import Headers, Response
+    from scrapy.robotstxt import RobotParser
+
+logger = logging.getLogger(__name__)
+
+#: Request meta key: a sitemap or feed request (any content type is fine).
+LISTING = "newscrawl_listing"
+
+
+@dataclass
+class Host:
+    """What the crawl knows of one host's behaviour in this run."""
+
+    failures: int = 0
+    backoff: float = 0.0
+    crawl_delay: float = 0.0
+    not_before: float = 0.0
+    cooled: bool = False
+
+    def floor(self, now: float) -> float:
+        wait = max(0.0, self.not_before - now)
+        return max(self.backoff, self.crawl_delay, wait)
+
+
+class HostPolicy:
+    """Per-host delay floors and cool-down (an extension; one per crawl)."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        settings = crawler.settings
+        self.base = settings.getfloat("NEWSCRAWL_BACKOFF_BASE", 2.0)
+        self.max_backoff = settings.getfloat("NEWSCRAWL_BACKOFF_MAX", 60.0)
+        self.max_failures = settings.getint("NEWSCRAWL_HOST_MAX_FAILURES", 8)
+        self.max_retry_after = settings.getfloat("NEWSCRAWL_RETRY_AFTER_MAX", 120.0)
+        self.max_crawl_delay = settings.getfloat("NEWSCRAWL_CRAWL_DELAY_MAX", 30.0)
+        self.base_delay = settings.getfloat("DOWNLOAD_DELAY")
+        self.hosts: dict[str, Host] = {}
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        ext = cls(crawler)
+        # Connected after AutoThrottle's handler (extensions load in order), so the
+        # floor is applied after AutoThrottle has moved the delay.
+        crawler.signals.connect(ext._apply_signal, signal=signals.response_downloaded)
+        crawler.signals.connect(
+            ext._apply_signal, signal=signals.request_reached_downloader
+        )
+        crawler.signals.connect(ext.robots_parsed, signal=signals.robots_parsed)
+        return ext
+
+    @staticmethod
+    def of(crawler: Crawler) -> HostPolicy:
+        policy = crawler.get_extension(HostPolicy)
+        if policy is None:  # pragma: no cover - the settings enable it
+            raise RuntimeError("newscrawl.resilience.HostPolicy is not enabled")
+        return policy
+
+    def _stats(self, key: str, value: int = 1) -> None:
+        assert self.crawler.stats is not None
+        self.crawler.stats.inc_value(f"newscrawl/hosts/{key}", value)
+
+    def key(self, request: Request) -> str:
+        assert self.crawler.engine is not None
+        return str(self.crawler.engine.downloader.get_slot_key(request))
+
+    def host(self, request: Request) -> Host:
+        return self.hosts.setdefault(self.key(request), Host())
+
+    def _slot(self, key: str) -> Slot | None:
+        assert self.crawler.engine is not None
+        return self.crawler.engine.downloader.slots.get(key)
+
+    def _apply(self, key: str) -> None:
+        host = self.hosts.get(key)
+        slot = self._slot(key)
+        if host is None or slot is None:
+            return
+        floor = host.floor(time.monotonic())
+        slot.delay = max(slot.delay, floor)
+        if host.crawl_delay:
+            # A jittered delay may be half the floor: robots.txt's is a minimum.
+            slot.jitter = 0.0
+
+    def _apply_signal(self, request: Request, **kwargs: Any) -> None:
+        self._apply(self.key(request))
+
+    def cooled(self, request: Request) -> bool:
+        host = self.hosts.get(self.key(request))
+        return host is not None and host.cooled
+
+    def succeeded(self, request: Request) -> None:
+        key = self.key(request)
+        host = self.hosts.get(key)
+        if host is not None and (host.failures or host.backoff):
+            host.failures = 0
+            host.backoff = 0.0
+            # Back to the normal pace (AutoThrottle, if on, adapts it from there).
+            slot = self._slot(key)
+            if slot is not None:
+                slot.delay = max(self.base_delay, host.floor(time.monotonic()))
+
+    def failed(self, request: Request) -> None:
+        """A failed attempt: double the host's backoff; cool it down at the limit."""
+        key = self.key(request)
+        host = self.hosts.setdefault(key, Host())
+        host.failures += 1
+        host.backoff = min(self.base * 2 ** (host.failures - 1), self.max_backoff)
+        self._apply(key)
+        if host.failures >= self.max_failures and not host.cooled:
+            host.cooled = True
+            self._stats("cooled_down")
+            logger.warning(
+                "Host %s failed %d times in a row: cooled down for this run; its"
+                " requests stay pending for the next run",
+                key,
+                host.failures,
+            )
+
+    def retry_after(self, request: Request, seconds: float) -> bool:
+        """Slow the host down for ``seconds``; False when that is beyond the cap."""
+        key = self.key(request)
+        host = self.hosts.setdefault(key, Host())
+        self._stats("rate_limited")
+        if seconds > self.max_retry_after:
+            return False
+        host.not_before = max(host.not_before, time.monotonic() + seconds)
+        self._apply(key)
+        return True
+
+    def robots_parsed(self, robotparser: RobotParser, request: Request) -> None:
+        settings = self.crawler.settings
+        agent = settings.get("ROBOTSTXT_USER_AGENT") or settings.get("USER_AGENT")
+        delay = crawl_delay(robotparser, agent or "*")
+        if delay:
+            logger.info(
+                "robots.txt of %s: Crawl-delay %.1f s", self.key(request), delay
+            )
+            self.set_crawl_delay(self.key(request), delay)
+
+    def set_crawl_delay(self, key: str, seconds: float) -> None:
+        host = self.hosts.setdefault(key, Host())
+        host.crawl_delay = min(seconds, self.max_crawl_delay)
+        assert self.crawler.stats is not None
+        self.crawler.stats.set_value(f"newscrawl/hosts/crawl_delay/{key}", seconds)
+        self._apply(key)
+
+
+def parse_retry_after(
+    value: bytes | str | None, now: float | None = None
+) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date).
+
+    >>> parse_retry_after(b"120")
+    120.0
+    >>> parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 - 60)
+    60.0
+    >>> parse_retry_after("soon") is None
+    True
+    """
+    if value is None:
+        return None
+    text = value.decode("latin-1") if isinstance(value, bytes) else value
+    text = text.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    now = time.time() if now is None else now
+    return max(0.0, when.timestamp() - now)
+
+
+class RetryPolicyMiddleware(RetryMiddleware):
+    """Scrapy's retries, with backoff per host, Retry-After and cool-down."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        super().__init__(crawler.settings)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    @property
+    def policy(self) -> HostPolicy:
+        return HostPolicy.of(self.crawler)
+
+    def process_request(self, request: Request) -> None:
+        if self.policy.cooled(request):
+            raise RequestRefused("host_cooled_down", self.policy.key(request))
+
+    def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        policy = self.policy
+        status = response.status
+        if status < 400 or status in (404, 410):
+            policy.succeeded(request)
+            return response
+        if request.meta.get("dont_retry", False):
+            return response
+        if status == 429:
+            wait = parse_retry_after(response.headers.get(b"Retry-After"))
+            if wait is None:
+                policy.failed(request)
+            elif not policy.retry_after(request, wait):
+                request.meta[REASON] = "rate_limited"
+                return response
+            return self._retry(request, "429 Too Many Requests") or response
+        if status in self.retry_http_codes:
+            policy.failed(request)
+            if policy.cooled(request):
+                return response
+            return self._retry(request, f"{status}") or response
+        return response
+
+    def process_exception(  # type: ignore[override]
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
+        reason = reason_of(exception, request)
+        if reason in ("protocol_error", *RETRYABLE):
+            self.policy.failed(request)
+        if (
+            reason not in RETRYABLE
+            or request.meta.get("dont_retry", False)
+            or self.policy.cooled(request)
+        ):
+            return None
+        return self._retry(request, exception)
+
+
+def is_private_host(host: str | None) -> bool:
+    """Whether ``host`` is a loopback, private, link-local or reserved address.
+
+    >>> [is_private_host(h) for h in ("127.0.0.1", "10.1.2.3", "localhost", "::1")]
+    [True, True, True, True]
+    >>> [is_private_host(h) for h in ("93.184.216.34", "example.com", None)]
+    [False, False, False]
+    """
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_unspecified
+        or ip.is_multicast
+    )
+
+
+class RedirectGuardMiddleware:
+    """Refuse redirect loops, redirects off the crawl's sites and to private hosts.
+
+    It sits before Scrapy's redirect middlewares (``process_response`` runs from
+    the downloader outwards), so a refused redirect never reaches them; the
+    request's errback gets a :class:`RequestRefused` with the reason and target.
+    Redirects from one private host to another (a local test site) are fine;
+    ``NEWSCRAWL_ALLOW_PRIVATE`` allows redirects from public to private hosts.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.allow_private = crawler.settings.getbool("NEWSCRAWL_ALLOW_PRIVATE")
+        self.meta_refresh = crawler.settings.getbool("METAREFRESH_ENABLED", True)
+        self.max_delay = crawler.settings.getint("METAREFRESH_MAXDELAY", 100)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def _target(self, request: Request, response: Response) -> str | None:
+        if 300 <= response.status < 400 and response.status != 304:
+            location = response.headers.get(b"Location")
+            if location:
+                return urljoin(request.url, location.decode("latin-1").strip())
+            return None
+        if self.meta_refresh and isinstance(response, HtmlResponse):
+            from scrapy.utils.response import get_meta_refresh  # noqa: PLC0415
+
+            interval, url = get_meta_refresh(response)
+            if url and interval is not None and interval < self.max_delay:
+                return url
+        return None
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        if request.meta.get("dont_redirect"):
+            return response
+        target = self._target(request, response)
+        if target is None:
+            return response
+        reason = self.refusal(request, target)
+        if reason is not None:
+            assert self.crawler.stats is not None
+            self.crawler.stats.inc_value(f"newscrawl/redirect/{reason}")
+            raise RequestRefused(reason, target)
+        return response
+
+    def refusal(self, request: Request, target: str) -> str | None:
+        """Why a redirect from ``request`` to ``target`` must not be followed."""
+        chain = [*request.meta.get("redirect_urls", ()), request.url]
+        if target.split("#", maxsplit=1)[0] in {u.split("#")[0] for u in chain}:
+            return "redirect_loop"
+        source_host = urlsplit(chain[0]).hostname
+        if (
+            not self.allow_private
+            and is_private_host(urlsplit(target).hostname)
+            and not is_private_host(source_host)
+        ):
+            return "redirect_private"
+        spider = self.crawler.spider
+        allowed = getattr(spider, "is_allowed", None)
+        if allowed is not None and not allowed(target):
+            return "redirect_offsite"
+        return None
+
+
+#: Content types that are never an article page.
+BINARY_MAJOR = frozenset({b"image", b"video", b"audio", b"font", b"model"})
+BINARY_APPLICATION = frozenset(
+    {
+        b"pdf",
+        b"zip",
+        b"x-zip-compressed",
+        b"msword",
+        b"x-rar-compressed",
+        b"x-7z-compressed",
+        b"postscript",
+        b"x-shockwave-flash",
+        b"wasm",
+        b"epub+zip",
+        b"x-tar",
+    }
+)
+
+
+def is_binary_type(content_type: bytes | None) -> bool:
+    """Whether a Content-Type header names a type no article page has.
+
+    >>> is_binary_type(b"application/pdf"), is_binary_type(b"image/jpeg; q=1")
+    (True, True)
+    >>> is_binary_type(b"text/html; charset=utf-8"), is_binary_type(None)
+    (False, False)
+    >>> is_binary_type(b"application/vnd.ms-excel"), is_binary_type(b"application/xml")
+    (True, False)
+    """
+    if not content_type:
+        return False
+    mime = content_type.split(b";")[0].strip().lower()
+    major, _, minor = mime.partition(b"/")
+    if major in BINARY_MAJOR:
+        return True
+    return major == b"application" and (
+        minor in BINARY_APPLICATION or minor.startswith(b"vnd.")
+    )
+
+
+class ContentGuard:
+    """Stops a page download at its headers when its type is not a web page."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        ext = cls(crawler)
+        crawler.signals.connect(ext.headers_received, signal=signals.headers_received)
+        return ext
+
+    def headers_received(
+        self, headers: Headers, body_length: int, request: Request, **kwargs: Any
+    ) -> None:
+        if request.meta.get(LISTING):
+            return  # sitemaps and feeds come as XML, gzip or octet-stream
+        content_type = headers.get(b"Content-Type")
+        if is_binary_type(content_type):
+            request.meta[REASON] = "not_html"
+            assert content_type is not None
+            logger.info(
+                "Stopped %s at its headers: %s",
+                request.url,
+                content_type.decode("latin-1"),
+            )
+            raise StopDownload(fail=True)
+
+
+def crawl_delay(parser: RobotParser, useragent: str | bytes) -> float | None:
+    """The ``Crawl-delay`` (or ``Request-rate`` as a delay) robots.txt sets for us."""
+    rp = getattr(parser, "rp", None)
+    if rp is None or not hasattr(rp, "crawl_delay"):
+        return None
+    agent = useragent.decode() if isinstance(useragent, bytes) else useragent
+    delay = rp.crawl_delay(agent)
+    rate = rp.request_rate(agent) if hasattr(rp, "request_rate") else None
+    values = [float(delay)] if delay else []
+    if rate is not None and rate.requests:
+        values.append(rate.seconds / rate.requests)
+    return max(values) if values else None
