@@ -207,6 +207,15 @@ def choose_encoding(body: bytes, declared: str | None) -> tuple[str, str]:
     if _mostly_utf8(head, non_ascii):
         return "utf-8", "utf8_mostly"
 
+    if (
+        declared is not None
+        and not _is_single_byte(declared)
+        and not _decode_errors(head, declared)
+    ):
+        # A multi-byte declaration (Shift_JIS, GBK, EUC-KR) that decodes without
+        # an error is almost always right; on a short text charset_normalizer
+        # confuses these with each other.
+        return declared, "declared"
     # The declaration, then the legacy default, if they (mostly) decode the body.
     candidates: list[tuple[str, str]] = []
     for encoding, reason in ((declared, "declared"), (DEFAULT_ENCODING, "default")):

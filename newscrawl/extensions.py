@@ -65,6 +65,15 @@ def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str
         "known_skipped": stats.get("newscrawl/state/skipped_known", 0),
         "resumed_requests": stats.get("newscrawl/state/resumed", 0),
         "recovered_feeds": stats.get("newscrawl/state/recovered_feeds", 0),
+        "failed_final": _group(stats, "newscrawl/state/failed_final/"),
+        "redirects_refused": _group(stats, "newscrawl/redirect/"),
+        "item_errors": _group(stats, "newscrawl/item_error/"),
+        "repaired": _group(stats, "newscrawl/repaired/"),
+        "charset_fixed": _group(stats, "newscrawl/charset/"),
+        "hosts": _group(stats, "newscrawl/hosts/"),
+        "event_loop": _group(stats, "newscrawl/loop/"),
+        "peak_rss_bytes": stats.get("newscrawl/peak_rss_bytes"),
+        "output_error": stats.get("newscrawl/output_error"),
         "field_sources": _group(stats, "newscrawl/extract/"),
         "parser_versions": _group(stats, "newscrawl/parser/"),
         "rule_usage": _group(stats, "parser/"),
@@ -112,6 +121,8 @@ class ExitCode(enum.IntEnum):
     NO_ARTICLES = 4
     #: A field's coverage for a site fell well below its recent level.
     COVERAGE_DROP = 5
+    #: The output cannot be written (unwritable directory, disk full).
+    OUTPUT = 73
     #: Another run of the same crawl holds the lock.
     LOCKED = 75
 
@@ -121,6 +132,8 @@ def health(
 ) -> tuple[ExitCode, list[str]]:
     """Judge a run from its report and each site's earlier runs."""
     problems: list[str] = []
+    if report.get("output_error"):
+        return ExitCode.OUTPUT, [f"output error: {report['output_error']}"]
     if report["finish_reason"] != "finished":
         problems.append(f"finish_reason {report['finish_reason']}")
         return ExitCode.CRAWL_FAILED, problems
@@ -185,8 +198,14 @@ class CrawlReport:
 
     def feed_slot_closed(self, slot: FeedSlot) -> None:
         if isinstance(slot.storage, AtomicFileFeedStorage):
+            final = slot.storage.final_path
             self.feeds.append(
-                {"path": str(slot.storage.final_path), "items": slot.itemcount}
+                {
+                    "path": str(final),
+                    "items": slot.itemcount,
+                    # False: the feed could not be finalised and is still .part.
+                    "complete": final.exists(),
+                }
             )
 
     def feed_exporter_closed(self) -> None:
@@ -217,6 +236,7 @@ class CrawlReport:
             "problems": problems,
         }
         if state is not None:
+            report["pending"] = state.pending_count()
             for site, coverage in report["coverage"].items():
                 state.record_run(site, self.items_by_site[site], coverage)
             state_ext.close_state()  # type: ignore[union-attr]
@@ -224,6 +244,9 @@ class CrawlReport:
         self.crawler.newscrawl_report = report  # type: ignore[attr-defined]
         for feed in self.feeds:
             path = Path(feed["path"])
-            write_json_atomic(path.with_name(path.stem + REPORT_SUFFIX), report)
+            try:
+                write_json_atomic(path.with_name(path.stem + REPORT_SUFFIX), report)
+            except OSError as exc:
+                logger.error("Cannot write the run report beside %s: %s", path, exc)
         if problems:
             logger.error("Unhealthy run (exit code %d): %s", code, "; ".join(problems))

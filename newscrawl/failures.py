@@ -41,8 +41,6 @@ FINAL = frozenset(
         "not_html",
         "too_large",
         "bad_content_encoding",
-        "empty_body",
-        "no_body",
         "robots_disallowed",
         "crawl_trap",
     }

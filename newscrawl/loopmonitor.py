@@ -1,4 +1,4 @@
-"""Event-loop stall monitor: how long the reactor thread was kept from downloads.
+"""Event-loop stall monitor (how long the reactor thread was kept from downloads).
 
 A tick is scheduled every ``INTERVAL`` seconds; the lateness of each tick is the
 time the loop was blocked (by a callback, a pipeline, a parse). The longest stall
@@ -8,6 +8,7 @@ hostile page that freezes the crawl shows up in numbers.
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import TYPE_CHECKING, Self
 
@@ -61,3 +62,6 @@ class LoopMonitor:
         assert stats is not None
         stats.set_value("newscrawl/loop/max_stall_ms", round(self.max_ms, 1))
         stats.set_value(f"newscrawl/loop/stalls_over_{STALL_MS}ms", self.stalls)
+        # The process's high-water mark (Scrapy's memusage samples once a minute).
+        peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        stats.set_value("newscrawl/peak_rss_bytes", peak_kib * 1024)

@@ -54,6 +54,8 @@ logger = logging.getLogger(__name__)
 
 #: Request meta key set on requests the state knows (hops from a start point).
 HOPS = "newscrawl_hops"
+#: Request meta key: the request failed (its reason), so it is not done.
+FAILED = "newscrawl_failed"
 #: Commit the state at least this often (seconds) and every this many items.
 COMMIT_SECONDS = 2.0
 COMMIT_ITEMS = 100
@@ -71,8 +73,13 @@ def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
 
 def feed_dirs(crawler: Crawler, spider_name: str) -> list[Path]:
     """Directories the crawl's file feeds are written to."""
+    return feed_dirs_from(crawler.settings.getdict("FEEDS"), spider_name)
+
+
+def feed_dirs_from(feeds: dict[Any, Any], spider_name: str) -> list[Path]:
+    """Directories of the ``file`` feeds among a FEEDS setting."""
     dirs = []
-    for uri in crawler.settings.getdict("FEEDS"):
+    for uri in feeds:
         path = str(uri).removeprefix("file://")
         if "://" in path:
             continue
@@ -317,6 +324,8 @@ def record_failure(
     crawler: Crawler, request: Request, reason: str, detail: str
 ) -> None:
     """Record a failed request (and the URLs it was redirected from)."""
+    # Seen by FrontierMiddleware: a failed callback's URL is not "done".
+    request.meta[FAILED] = reason
     ext = crawler.get_extension(CrawlStateExtension)
     if ext is None or ext.state is None:
         return
@@ -379,11 +388,46 @@ class FrontierMiddleware:
             kept.append(out)
         state.add_pending(pending)
         has_item = any(not isinstance(o, Request) for o in kept)
-        if response is not None and not has_item:
+        failed = response is not None and (
+            response.request is None or response.request.meta.get(FAILED)
+        )
+        if response is not None and not has_item and not failed:
             # A listing, feed or skipped page: done once its requests are stored.
-            state.done(response.request.url if response.request else response.url)
+            for url in origin_urls(response):
+                state.done(url)
         state.commit()
         return kept
+
+    async def process_start(self, start: AsyncIterator[Any]) -> AsyncIterator[Any]:
+        """Start requests enter the durable frontier too.
+
+        A failed seed then stays pending for the next run; URLs that failed for
+        good are not requested.
+        """
+        spider = self.crawler.spider
+        state = state_of(spider) if spider is not None else None
+        added = 0
+        async for out in start:
+            if state is not None and isinstance(out, Request):
+                failure = state.failure(out.url)
+                if failure is not None and failure.final:
+                    assert self.crawler.stats is not None
+                    self.crawler.stats.inc_value("newscrawl/state/skipped_failed")
+                    continue
+                callback = getattr(out.callback, "__name__", "parse")
+                state.add_pending(
+                    [
+                        Pending(
+                            out.url, callback, int(out.meta.get(HOPS, 0)), out.priority
+                        )
+                    ]
+                )
+                added += 1
+                if added % 500 == 0:
+                    state.commit()
+            yield out
+        if state is not None and added:
+            state.commit()
 
     def process_spider_output(
         self, response: Response | None, result: Iterable[Any]

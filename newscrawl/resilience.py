@@ -405,6 +405,27 @@ def is_binary_type(content_type: bytes | None) -> bool:
     )
 
 
+#: Magic numbers of binary files seen at article URLs served without a type.
+BINARY_MAGIC = (
+    b"%PDF-",
+    b"\x89PNG",
+    b"GIF8",
+    b"\xff\xd8\xff",
+    b"PK\x03\x04",
+    b"\x1f\x8b",
+)
+
+
+def looks_binary(body: bytes) -> bool:
+    r"""Whether a body sniffs as a binary file (Scrapy reads a PDF as text).
+
+    >>> looks_binary(b"%PDF-1.7 ..."), looks_binary(b"<html>caf\xc3\xa9</html>")
+    (True, False)
+    """
+    head = body[:1024].lstrip()
+    return head.startswith(BINARY_MAGIC) or b"\x00" in head
+
+
 class ContentGuard:
     """Stops a page download at its headers when its type is not a web page."""
 

@@ -66,6 +66,8 @@ NEWSCRAWL_MAX_ATTEMPTS = 3
 # Redirects from a public host to a private or loopback address are refused.
 NEWSCRAWL_ALLOW_PRIVATE = False
 REDIRECT_MAX_TIMES = 5
+# Links read from one page; a page with more is counted (links/page/capped).
+NEWSCRAWL_MAX_LINKS_PER_PAGE = 2000
 
 DOWNLOAD_HANDLERS = {
     "http": "newscrawl.download.AbortableHTTPDownloadHandler",

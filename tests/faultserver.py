@@ -208,6 +208,11 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/calendar/"):
             self.calendar(path)
             return
+        if "/loop-story-" in path:
+            self.f_loop(path, hit)
+            return
+        # AMP variants (/amp, ?amp=1) are served as the article itself.
+        path = path.removesuffix("/amp")
         if path.startswith(f"/{DAY}/") and "-story-" in path:
             fault = path.rsplit("/", maxsplit=1)[-1].rsplit("-story-", 1)[0]
             handler = getattr(self, "f_" + fault.replace("-", "_"), None)
@@ -230,7 +235,10 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, self.article(path))
 
     def f_silent(self, path: str, hit: int) -> None:
-        self.hold()
+        if self.server.healed:
+            self.f_ok(path, hit)
+        else:
+            self.hold()
 
     def f_headers_silence(self, path: str, hit: int) -> None:
         self.raw(b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n")
@@ -330,7 +338,8 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def f_redirect_ok(self, path: str, hit: int) -> None:
-        self.send(301, b"", headers={"Location": path.replace("redirect-ok", "ok")})
+        target = path.replace("redirect-ok-story-", "ok-story-r")
+        self.send(301, b"", headers={"Location": target})
 
     def f_redirect_offsite(self, path: str, hit: int) -> None:
         self.send(
@@ -482,6 +491,21 @@ class Handler(BaseHTTPRequestHandler):
         target = f"http://{self.headers.get('Host', '')}{article_path('ok', 1)}"
         self.send(200, self.article(article_path("ok", 1), canonical=target))
 
+    def f_loop(self, path: str, hit: int) -> None:
+        """A relative link that makes an endless path: ``more-on-this-story/``, twice..."""
+        self.send(
+            200,
+            self.article(path, body_prefix='<a href="more-on-this-story/">more</a>'),
+        )
+
+    def f_sortloop(self, path: str, hit: int) -> None:
+        """Links to itself under ever new ``?sort=N`` values (a query trap)."""
+        n = int(parse_qs(urlsplit(self.path).query).get("sort", ["0"])[0]) + 1
+        links = "".join(
+            f'<a href="?sort={n + i}&amp;view=list">v{i}</a>' for i in range(3)
+        )
+        self.send(200, self.article(path, body_prefix=links))
+
     # /calendar/YYYY/MM/DD links to the next and previous day, forever.
     def calendar(self, path: str) -> None:
         try:
@@ -512,6 +536,8 @@ class FaultServer(ThreadingHTTPServer):
         self.hold_seconds = HOLD_SECONDS
         self.slow_seconds = 0.5
         self.retry_after = 2
+        #: When set, the "silent" fault answers normally (a server back to health).
+        self.healed = False
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
 
     @property

@@ -5,6 +5,8 @@
 - A second run of the same spider while one is active exits at once (75); the lock
   is an ``flock`` on ``<state dir>/<spider>.lock``, released by the kernel when its
   holder dies, so a crashed run's lock is simply taken over.
+- An output or state directory that cannot be written is reported at once (73),
+  before anything is crawled.
 - The exit code is the run's health as judged by the crawl report
   (:class:`newscrawl.extensions.ExitCode`); stock ``scrapy crawl`` exits 0 even
   when it exported nothing.
@@ -13,6 +15,7 @@
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +29,28 @@ from newscrawl.params import ArgumentError
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Callable
+
+    from scrapy.settings import BaseSettings
+
+
+def unwritable_output(settings: BaseSettings, spider: str) -> str | None:
+    """Why the state or feed directories cannot be written to, or ``None``.
+
+    Checked before the crawl: Scrapy would otherwise crawl for hours and only then
+    fail to store the feed.
+    """
+    from newscrawl.persistence import feed_dirs_from  # noqa: PLC0415
+
+    dirs = [Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))]
+    dirs += feed_dirs_from(settings.getdict("FEEDS"), spider)
+    for directory in dirs:
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=directory):
+                pass
+        except OSError as exc:
+            return f"{directory}: {exc.strerror or exc}"
+    return None
 
 
 class Command(ScrapyCrawlCommand):
@@ -44,6 +69,11 @@ class Command(ScrapyCrawlCommand):
                     raise UsageError(str(exc), print_help=False) from exc
         assert self.crawler_process is not None
         settings = self.crawler_process.settings
+        unwritable = unwritable_output(settings, args[0])
+        if unwritable:
+            sys.stderr.write(f"cannot write the output: {unwritable}\n")
+            self.exitcode = int(ExitCode.OUTPUT)
+            return
         lock = RunLock(
             Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
             / f"{args[0]}.lock"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import scrapy
+from scrapy.http import TextResponse
 from scrapy.utils.gz import gunzip, gzip_magic_number
 
 from newscrawl.discovery import (
@@ -17,8 +18,9 @@ from newscrawl.discovery import (
 )
 from newscrawl.failures import failure_reason
 from newscrawl.processors import absolute_url
-from newscrawl.resilience import LISTING
-from newscrawl.worker import in_worker
+from newscrawl.resilience import LISTING, looks_binary
+from newscrawl.traps import TrapGuard
+from newscrawl.worker import MAX_LINKS_PER_PAGE, in_worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
@@ -49,6 +51,23 @@ class NewscrawlSpider(scrapy.Spider):
         self.params = self.check_arguments(**kwargs)
         super().__init__(
             *args, **{k: v for k, v in kwargs.items() if k.startswith("_")}
+        )
+        #: Endless calendars, pagination, query permutations, link loops: bounded.
+        self.traps = TrapGuard()
+
+    def trapped(self, url: str, source: str) -> bool:
+        """Whether ``url`` looks like a crawler trap (then counted, not followed)."""
+        reason = self.traps.rejected(url)
+        if reason is None:
+            return False
+        self._count(f"links/{source}/{reason}")
+        return True
+
+    @property
+    def max_links(self) -> int:
+        """Links read per page (``NEWSCRAWL_MAX_LINKS_PER_PAGE``)."""
+        return self.crawler.settings.getint(
+            "NEWSCRAWL_MAX_LINKS_PER_PAGE", MAX_LINKS_PER_PAGE
         )
 
     def _count(self, key: str, value: int = 1) -> None:
@@ -108,6 +127,8 @@ class NewscrawlSpider(scrapy.Spider):
             rejected = self.entry_rejected(url)
             if rejected:
                 self._count(f"links/{source}/{rejected.split(':')[0]}")
+                continue
+            if self.trapped(url, source):
                 continue
             yield scrapy.Request(
                 url,
@@ -187,6 +208,17 @@ class NewscrawlSpider(scrapy.Spider):
         )
         if request is not None:
             self._record_failure(request, reason, detail)
+
+    def unusable(self, response: Response) -> bool:
+        """Fail a fetched page that cannot be an HTML article (and say so)."""
+        if not isinstance(response, TextResponse) or looks_binary(response.body):
+            # No Content-Type, and the body sniffs as binary.
+            self.fail_page(response, "not_html")
+            return True
+        if not response.body.strip():
+            self.fail_page(response, "empty_body")
+            return True
+        return False
 
     def fail_page(self, response: Response, reason: str, detail: str = "") -> None:
         """A page fetched but unusable (empty, not HTML, no article body)."""

@@ -20,7 +20,7 @@ from newscrawl.params import EuronewsParams
 from newscrawl.processors import absolute_url
 from newscrawl.sites.euronews import EDITIONS, V1, is_article_url
 from newscrawl.spiders.base import HOPS, NewscrawlSpider
-from newscrawl.worker import MAX_LINKS_PER_PAGE, analyse_page, in_worker, links
+from newscrawl.worker import analyse_page, in_worker, links
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -112,10 +112,10 @@ class EuronewsSpider(NewscrawlSpider):
             self.fail_page(response, "not_html")
             return
         self._count("pages/listing")
-        hrefs = await in_worker(links, response, MAX_LINKS_PER_PAGE)
-        if len(hrefs) > MAX_LINKS_PER_PAGE:
+        hrefs = await in_worker(links, response, self.max_links)
+        if len(hrefs) > self.max_links:
             self._count("links/page/capped")
-        for href in hrefs[:MAX_LINKS_PER_PAGE]:
+        for href in hrefs[: self.max_links]:
             url = absolute_url(href, response.url)
             if url is None or not self._follow_ok(url, "listing"):
                 continue
@@ -130,15 +130,12 @@ class EuronewsSpider(NewscrawlSpider):
         if not is_article_url(url):
             self._count(f"links/{source}/not_article")
             return False
-        return True
+        return not self.trapped(url, source)
 
     async def parse_article(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
-        if not isinstance(response, TextResponse):
-            self.fail_page(response, "not_html")
+        if self.unusable(response):
             return
-        if not response.body.strip():
-            self.fail_page(response, "empty_body")
-            return
+        assert isinstance(response, TextResponse)
         page = await in_worker(
             analyse_page,
             response,

@@ -26,7 +26,7 @@ from newscrawl.extract import utc_now
 from newscrawl.params import NewsParams
 from newscrawl.processors import absolute_url
 from newscrawl.spiders.base import HOPS, NewscrawlSpider
-from newscrawl.worker import MAX_LINKS_PER_PAGE, analyse_page, in_worker
+from newscrawl.worker import analyse_page, in_worker
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterator
@@ -82,13 +82,9 @@ class NewsSpider(NewscrawlSpider):
         return self.parse_page(response)
 
     async def parse_page(self, response: Response) -> AsyncIterator[Any]:
-        if not isinstance(response, TextResponse):
-            # No Content-Type, and the body sniffed as binary.
-            self.fail_page(response, "not_html")
+        if self.unusable(response):
             return
-        if not response.body.strip():
-            self.fail_page(response, "empty_body")
-            return
+        assert isinstance(response, TextResponse)
         if looks_like_feed(response.body) or looks_like_sitemap(response.body):
             async for out in self.parse_sitemap(response):
                 yield out
@@ -99,7 +95,7 @@ class NewsSpider(NewscrawlSpider):
             site=self.params.site,
             fetched_at=utc_now(),
             verdict=True,
-            max_links=MAX_LINKS_PER_PAGE,
+            max_links=self.max_links,
         )
         assert self.crawler.stats is not None
         page.stats.merge_into(self.crawler.stats)
@@ -133,6 +129,8 @@ class NewsSpider(NewscrawlSpider):
             verdict = url_verdict(url)
             if not verdict.ok:
                 self._count(f"links/page/{verdict.reason.split(':')[0]}")
+                continue
+            if self.trapped(url, "page"):
                 continue
             yield scrapy.Request(
                 url, self.parse_page, errback=self.on_error, meta={HOPS: hops}

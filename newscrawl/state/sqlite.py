@@ -117,7 +117,10 @@ class SQLiteState:
         )
 
     def done(self, url: str) -> None:
-        self.db.execute("DELETE FROM frontier WHERE key=?", (key_of(url),))
+        key = key_of(url)
+        self.db.execute("DELETE FROM frontier WHERE key=?", (key,))
+        # A success ends a run of transient failures.
+        self.db.execute("DELETE FROM failures WHERE key=? AND final=0", (key,))
 
     def pending(self) -> list[Pending]:
         rows = self.db.execute(
