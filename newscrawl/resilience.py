@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: The smallest delay between two requests to a host (seconds); see _apply.
+MIN_DELAY = 0.001
 #: Request meta key: a sitemap or feed request (any content type is fine).
 LISTING = "newscrawl_listing"
 
@@ -113,9 +115,16 @@ class HostPolicy:
         return self.crawler.engine.downloader.slots.get(key)
 
     def _apply(self, key: str) -> None:
-        host = self.hosts.get(key)
         slot = self._slot(key)
-        if host is None or slot is None:
+        if slot is None:
+            return
+        # With a zero delay, Scrapy 2.19's downloader starts every queued request
+        # of a slot at once (it counts a transfer only once its coroutine runs), so
+        # CONCURRENT_REQUESTS_PER_DOMAIN is not enforced. Any positive delay takes
+        # the one-at-a-time path, where it is.
+        slot.delay = max(slot.delay, MIN_DELAY)
+        host = self.hosts.get(key)
+        if host is None:
             return
         floor = host.floor(time.monotonic())
         slot.delay = max(slot.delay, floor)

@@ -315,14 +315,19 @@ def test_a_failing_host_is_cooled_down_while_others_go_on(faults, tmp_path):
     run = crawl(
         tmp_path,
         [u for pair in zip(dead, good, strict=True) for u in pair],
-        {"NEWSCRAWL_HOST_MAX_FAILURES": "3", "RETRY_TIMES": "1"},
+        {
+            "NEWSCRAWL_HOST_MAX_FAILURES": "3",
+            "RETRY_TIMES": "1",
+            "CONCURRENT_REQUESTS_PER_DOMAIN": "2",
+        },
         proxy=faults.proxy,
     )
     assert run.returncode == 0, run.log[-3000:]
     assert run.urls() == set(good)
     assert run.report["hosts"]["cooled_down"] == 1
     assert run.report["request_failed"]["host_cooled_down"] >= 6
-    # The dead host was not hammered: a few attempts, then nothing.
+    # The dead host was not hammered: three failures (and what was in flight
+    # then, two at most), then nothing.
     assert len(faults.log.times(host="dead.test", prefix="/2026")) <= 6
     state = run.state()
     pending = {p.url for p in state.pending()}
@@ -435,3 +440,29 @@ def test_crawler_traps_are_bounded(faults, tmp_path):
     assert links.get("page/trap_query_permutations", 0) >= 1, links
     fetched = [p for p in faults.log.paths() if "loop" in p]
     assert len(fetched) <= 40, fetched
+
+
+def test_retries_wait_for_a_growing_backoff(faults, tmp_path):
+    url = f"http://backoff.test{article_path('flaky', 'b')}"
+    run = crawl(
+        tmp_path,
+        [url],
+        {"NEWSCRAWL_BACKOFF_BASE": "0.3", "NEWSCRAWL_BACKOFF_MAX": "5"},
+        proxy=faults.proxy,
+    )
+    assert run.urls() == {url}
+    times = faults.log.times(host="backoff.test", prefix="/2026")
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # 503, 503, then 200: each retry waited for the host's doubled backoff.
+    assert len(gaps) == 2
+    assert gaps[0] >= 0.3 * 0.95, gaps
+    assert gaps[1] >= 0.6 * 0.95, gaps
+
+
+def test_concurrency_per_site_is_bounded_by_default(faults, tmp_path):
+    faults.slow_seconds = 0.3
+    urls = [f"http://busy.test{article_path('slow', i)}" for i in range(8)]
+    defaults = {"CONCURRENT_REQUESTS_PER_DOMAIN": "2", "DOWNLOAD_DELAY": "0"}
+    run = crawl(tmp_path, urls, defaults, proxy=faults.proxy)
+    assert run.urls() == set(urls)
+    assert faults.log.max_active["busy.test"] == 2
