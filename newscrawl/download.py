@@ -1,5 +1,8 @@
 """HTTP downloads that a stopping crawl aborts at once instead of waiting out.
 
+It also refuses, at the moment a download would start, requests to a host that
+was cooled down after they were queued (:class:`newscrawl.resilience.HostPolicy`).
+
 When a crawl closes (SIGTERM, a timeout, an output error), Scrapy waits for the
 downloads in flight, each up to ``DOWNLOAD_TIMEOUT``: a server that holds
 connections open keeps a killed cron job alive for minutes. This handler tracks
@@ -16,6 +19,7 @@ from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from twisted.internet import task
 
 from newscrawl.failures import REASON, RequestRefused
+from newscrawl.resilience import HostPolicy
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -51,6 +55,11 @@ class AbortableHTTPDownloadHandler(HTTP11DownloadHandler):
         if self._aborted:
             request.meta[REASON] = "shutdown"
             raise RequestRefused("shutdown")
+        # Checked again here, when the download really starts: requests admitted
+        # to the host's queue before it was cooled down must not go out either.
+        policy = self._crawler.get_extension(HostPolicy)
+        if policy is not None and policy.cooled(request):
+            raise RequestRefused("host_cooled_down", policy.key(request))
         if not self._watch.running:
             self._watch.start(CHECK_EVERY, now=False)
         future = asyncio.ensure_future(super().download_request(request))
