@@ -129,7 +129,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     with tqdm(
         desc="records", unit=" rec", file=sys.stderr, disable=args.quiet or None
     ) as bar:
-        summary = offline.run(records(), out, progress=bar.update)
+        summary = offline.run(records(), out, progress=bar.update, site=args.site)
     if args.timings:
         with args.timings.open("w", encoding="utf-8") as fh:
             for url, seconds in summary.seconds:
@@ -168,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     ext.add_argument("page", type=Path, nargs="?", help="a saved page (.html[.gz])")
     ext.add_argument("--warc", type=Path, action="append", help="a WARC file (repeat)")
     ext.add_argument("--url", help="the URL a saved page was fetched from")
+    ext.add_argument("--site", help="site profile key (default: from each URL)")
     ext.add_argument("--fetched-at", help="ISO 8601 fetch time of a saved page")
     ext.add_argument("--out", type=Path, help="JSONL output (default: stdout)")
     ext.add_argument("--timings", type=Path, help="write per-record seconds here")

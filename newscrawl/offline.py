@@ -7,6 +7,7 @@ read or extracted is reported with its URL and reason, and the run goes on.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any
 from scrapy.exporters import JsonLinesItemExporter
 from scrapy.http import HtmlResponse
 
-from newscrawl.extract import extract
+from newscrawl.extract import extract, utc_now
 from newscrawl.feeds import AtomicFileFeedStorage
 from newscrawl.pipelines import ArticleDropped, ValidateArticlePipeline
 
@@ -81,9 +82,18 @@ class RunSummary:
 
 
 def _iso_date(warc_date: str | None) -> str | None:
+    """A WARC-Date as the ISO form items use (whole seconds, ``+00:00``).
+
+    >>> _iso_date("2026-12-01T11:44:34.449461Z")
+    '2026-12-01T11:44:34+00:00'
+    """
     if not warc_date:
         return None
-    return warc_date.replace("Z", "+00:00")
+    try:
+        when = dt.datetime.fromisoformat(warc_date)
+    except ValueError:
+        return None
+    return when.replace(microsecond=0).isoformat()
 
 
 def iter_warc(path: Path) -> Iterator[Record | Skip]:
@@ -136,9 +146,33 @@ def _read(record: Any, http: Any) -> tuple[str | None, bytes]:
     return None, body
 
 
-def extract_record(record: Record, stats: DictStats | None = None) -> ArticleItem:
+def extract_record(
+    record: Record, stats: DictStats | None = None, site: str | None = None
+) -> ArticleItem:
+    """The record's article, by the same page work as a crawl.
+
+    That is charset repair, deep-nesting repair, link pruning and extraction.
+    """
+    from newscrawl.encoding import CharsetMiddleware  # noqa: PLC0415
+    from newscrawl.worker import analyse_page  # noqa: PLC0415
+
     response = HtmlResponse(url=record.url, body=record.body, headers=record.headers)
-    return extract(response, stats=stats, fetched_at=record.fetched_at)
+    fixed = CharsetMiddleware(stats).process_response(  # type: ignore[arg-type]
+        None,  # type: ignore[arg-type]
+        response,
+    )
+    page = analyse_page(
+        fixed,  # type: ignore[arg-type]
+        site=site,
+        fetched_at=record.fetched_at or utc_now(),
+        verdict=False,
+        max_links=0,
+    )
+    if stats is not None:
+        page.stats.merge_into(stats)
+    if page.item is None:
+        return extract(response, site=site, stats=stats, fetched_at=record.fetched_at)
+    return page.item
 
 
 def run(
@@ -146,8 +180,13 @@ def run(
     out: Path | IO[bytes],
     *,
     progress: Callable[[], object] | None = None,
+    site: str | None = None,
 ) -> RunSummary:
-    """Extract every record into ``out`` (a path: written atomically)."""
+    """Extract every record into ``out`` (a path: written atomically).
+
+    ``site`` forces a site profile (as ``-a site=`` does for the ``news`` spider);
+    by default it is chosen from each record's URL.
+    """
     summary = RunSummary()
     stats = DictStats()
     validate = ValidateArticlePipeline(stats)
@@ -178,7 +217,7 @@ def run(
                 continue
             start = time.perf_counter()
             try:
-                item = extract_record(record, stats)
+                item = extract_record(record, stats, site)
                 validate.process_item(item)
             except ArticleDropped as exc:
                 summary.failed[exc.reason] += 1

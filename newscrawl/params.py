@@ -22,8 +22,11 @@ class ArgumentError(ValueError):
         self.name = name
 
 
-def _urls(name: str, value: str) -> list[str]:
-    urls = [u.strip() for u in value.split(",") if u.strip()]
+def _urls(name: str, value: str | list[str]) -> list[str]:
+    """Absolute http(s) URLs: a comma-separated string, or a list (one each)."""
+    if isinstance(value, str):
+        value = value.split(",")
+    urls = [u.strip() for u in value if u.strip()]
     for url in urls:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -42,7 +45,32 @@ def _urls_file(name: str, value: str) -> list[str]:
     ]
     if not urls:
         raise ArgumentError(name, f"{value!r} holds no URL")
-    return _urls(name, ",".join(urls))
+    # One URL per line: a URL may contain commas (``/leak,3412544.html``).
+    return _urls(name, urls)
+
+
+def _bool(name: str, value: object) -> bool:
+    """A yes/no argument: ``1/true/yes`` or ``0/false/no`` (absent: no)."""
+    if value is None:
+        return False
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ArgumentError(name, f"not yes or no: {value!r}")
+
+
+def _replay(kwargs: dict[str, Any]) -> tuple[str, ...]:
+    """``replay=PATH[,PATH...]``: WARC files or directories that must exist."""
+    value = kwargs.get("replay")
+    if not value:
+        return ()
+    paths = [p.strip() for p in str(value).split(",") if p.strip()]
+    for path in paths:
+        if not Path(path).exists():
+            raise ArgumentError("replay", f"no such file or directory: {path!r}")
+    return tuple(paths)
 
 
 def _check_known(known: frozenset[str], kwargs: dict[str, Any]) -> None:
@@ -121,9 +149,11 @@ class EuronewsParams:
     #: latest-news sitemaps and RSS feeds, for scheduled runs) or ``sitemaps``
     #: (the full article sitemaps, for a backfill).
     discover: str = "front"
+    #: WARC files or directories to serve the crawl from instead of the network.
+    replay: tuple[str, ...] = ()
 
     KNOWN = frozenset(
-        {"url", "urls_file", "editions", "related_depth", "since", "discover"}
+        {"url", "urls_file", "editions", "related_depth", "since", "discover", "replay"}
     )
     DISCOVER = ("front", "latest", "sitemaps")
 
@@ -152,6 +182,7 @@ class EuronewsParams:
             related_depth=depth,
             since=_since(kwargs),
             discover=discover,
+            replay=_replay(kwargs),
         )
 
 
@@ -172,8 +203,24 @@ class NewsParams:
 
     #: Articles published before this date (ISO) are neither fetched nor exported.
     since: str | None = None
+    #: WARC files or directories to serve the crawl from instead of the network.
+    replay: tuple[str, ...] = ()
+    #: The start URLs are articles: export them whatever the page test says.
+    seeds_are_articles: bool = False
 
-    KNOWN = frozenset({"url", "urls_file", "feed", "sitemap", "depth", "site", "since"})
+    KNOWN = frozenset(
+        {
+            "url",
+            "urls_file",
+            "feed",
+            "sitemap",
+            "depth",
+            "site",
+            "since",
+            "replay",
+            "seeds_are_articles",
+        }
+    )
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:
@@ -204,4 +251,8 @@ class NewsParams:
             depth=depth,
             site=site,
             since=_since(kwargs),
+            replay=_replay(kwargs),
+            seeds_are_articles=_bool(
+                "seeds_are_articles", kwargs.get("seeds_are_articles")
+            ),
         )

@@ -80,7 +80,16 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawl.resilience.RedirectGuardMiddleware": 650,
     # After decompression (590), before meta refresh (580) reads the text.
     "newscrawl.encoding.CharsetMiddleware": 585,
+    # Next to the downloader: replay answers instead of it; the recorder sees the
+    # request as sent and the response as received.
+    "newscrawl.warc.replay.ReplayMiddleware": 940,
+    "newscrawl.warc.record.WarcRecorder": 950,
 }
+# WARC recording (-s NEWSCRAWL_WARC=DIR): every response, rotated at this size.
+NEWSCRAWL_WARC = ""
+NEWSCRAWL_WARC_MAX_BYTES = 1024 * 1024 * 1024
+# Replay (-a replay=PATH, or this setting): serve requests from WARC archives.
+NEWSCRAWL_REPLAY: list[str] = []
 # Cron safety net: no run lasts more than six hours.
 CLOSESPIDER_TIMEOUT = 6 * 3600
 

@@ -63,8 +63,8 @@ class Run:
     def urls(self) -> set[str]:
         return {item["url"] for item in self.items}
 
-    def state(self) -> SQLiteState:
-        return SQLiteState(self.out / "state" / "news.sqlite")
+    def state(self, spider: str = "news") -> SQLiteState:
+        return SQLiteState(self.out / "state" / f"{spider}.sqlite")
 
 
 def crawl(
@@ -73,8 +73,10 @@ def crawl(
     settings: dict[str, str] | None = None,
     *,
     proxy: str | None = None,
-    depth: int = 0,
+    depth: int | None = 0,
     timeout: float = 240,
+    spider: str = "news",
+    spider_args: dict[str, str] | None = None,
 ) -> Run:
     out.mkdir(parents=True, exist_ok=True)
     seeds = out / "seeds.txt"
@@ -87,8 +89,12 @@ def crawl(
         ),
         **(settings or {}),
     }
-    args = [sys.executable, "-m", "scrapy", "crawl", "news"]
-    args += ["-a", f"urls_file={seeds}", "-a", f"depth={depth}"]
+    args = [sys.executable, "-m", "scrapy", "crawl", spider]
+    args += ["-a", f"urls_file={seeds}"]
+    if depth is not None:
+        args += ["-a", f"depth={depth}"]
+    for name, value in (spider_args or {}).items():
+        args += ["-a", f"{name}={value}"]
     for name, value in options.items():
         args += ["-s", f"{name}={value}"]
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}

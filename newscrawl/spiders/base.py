@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import scrapy
 from scrapy.http import TextResponse
@@ -25,6 +25,7 @@ from newscrawl.worker import MAX_LINKS_PER_PAGE, in_worker
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Iterable, Iterator
 
+    from scrapy.crawler import Crawler
     from scrapy.http import Response
     from twisted.python.failure import Failure
 
@@ -54,6 +55,23 @@ class NewscrawlSpider(scrapy.Spider):
         )
         #: Endless calendars, pagination, query permutations, link loops: bounded.
         self.traps = TrapGuard()
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        replay = getattr(spider.params, "replay", ())
+        if replay:
+            # Offline: serve from the archives, with no politeness delays (the
+            # settings are not frozen yet; -s on the command line still wins).
+            for name, value in {
+                "NEWSCRAWL_REPLAY": list(replay),
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_ENABLED": False,
+                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+                "NEWSCRAWL_WARC": "",
+            }.items():
+                crawler.settings.set(name, value, priority="spider")
+        return spider
 
     def trapped(self, url: str, source: str) -> bool:
         """Whether ``url`` looks like a crawler trap (then counted, not followed)."""

@@ -1,6 +1,7 @@
 """The ``news`` spider: any news site, from pages, feeds or sitemaps.
 
-Start points are ``-a url=`` (articles, front or section pages), ``-a feed=``
+Start points are ``-a url=`` (articles, front or section pages; with
+``-a seeds_are_articles=1`` they are all exported as articles), ``-a feed=``
 (RSS/Atom) and ``-a sitemap=`` (sitemaps, indexes, Google News sitemaps). From each
 it requests the links that look like articles on the same site, up to ``-a depth``
 hops, and exports the fetched pages that are articles by the page's own evidence.
@@ -100,9 +101,11 @@ class NewsSpider(NewscrawlSpider):
         assert self.crawler.stats is not None
         page.stats.merge_into(self.crawler.stats)
         verdict = page.verdict
+        hops = int(response.meta.get(HOPS, 0))
         if page.item is None or verdict is None:
             self.fail_page(response, "no_body", page.repaired or "")
-        elif verdict.ok:
+        elif verdict.ok or (hops == 0 and self.params.seeds_are_articles):
+            # Validation still drops a seed without a title or body.
             yield page.item
         elif verdict.reason == "no_body" and page.claims_article:
             # An article by its own markup whose text we could not find: a
@@ -111,7 +114,6 @@ class NewsSpider(NewscrawlSpider):
         else:
             self._count(f"skipped/not_article/{verdict.reason}")
             self.logger.debug("Not an article (%s): %s", verdict.reason, response.url)
-        hops = int(response.meta.get(HOPS, 0))
         if hops < self.params.depth:
             for out in self._follow(response.url, page.hrefs, hops + 1):
                 yield out

@@ -1,0 +1,1 @@
+"""WARC archives: recording crawls, replaying them offline."""
