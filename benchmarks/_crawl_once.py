@@ -78,6 +78,8 @@ def main() -> None:
             "FEED_STORAGES",
             "LOG_FORMATTER",
             "SPIDER_MIDDLEWARES",
+            "DOWNLOADER_MIDDLEWARES",
+            "DOWNLOAD_HANDLERS",
         ):
             settings.pop(key, None)
     if which == "news-nostate":

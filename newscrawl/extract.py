@@ -20,6 +20,7 @@ from newscrawl.structured import StructuredData
 
 if TYPE_CHECKING:
     from scrapy.http import TextResponse
+    from scrapy.selector import Selector
 
     from newscrawl.items import ArticleItem
     from newscrawl.sites.base import SiteProfile
@@ -98,14 +99,14 @@ def extract_article(
     structured: StructuredData | None = None,
 ) -> ArticleItem:
     """Extract one article from ``response`` with the layers in order."""
+    page = page_selector(response)
     # The response's own selector: a loader given only the response parses it again.
     loader = ArticleLoader(
         response=response,
-        selector=response.selector,
+        selector=page,
         stats=stats,
         base_url=response.url,
     )
-    page = response.selector
     structured = structured or StructuredData(page)
     layers: dict[str, Layer] = {
         "json-ld": _Structured(structured, "json-ld"),
@@ -144,6 +145,26 @@ def extract_article(
     _finish(item, provenance, site_name)
     item.provenance = {k: v for k, v in provenance.items() if v}
     return item
+
+
+def page_selector(response: TextResponse) -> Selector:
+    """The response's selector, also where the page's ``<base href>`` is broken.
+
+    Scrapy resolves ``<base href>`` as it builds the selector, and w3lib raises on
+    a URL that urllib rejects ("http://[", a port past 65535). The page is then
+    read against its own URL; the response keeps that selector for later callers.
+    """
+    try:
+        return response.selector
+    except ValueError:
+        import parsel  # noqa: PLC0415
+        from scrapy.selector import Selector  # noqa: PLC0415
+
+        # Parsed by parsel: Scrapy's Selector would resolve <base href> again.
+        parsed = parsel.Selector(text=response.text, type="html", base_url=response.url)
+        selector = Selector(root=parsed.root, type="html", base_url=response.url)
+        response._cached_selector = selector
+        return selector
 
 
 def _fill(
@@ -244,7 +265,7 @@ def extract(
         fetched_at = fetched_at or utc_now()
         fetched_on = dt.datetime.fromisoformat(fetched_at).date()
         profile, overridden = choose_version(
-            get_versions(key), response.selector, fetched_on
+            get_versions(key), page_selector(response), fetched_on
         )
         if overridden and stats is not None:
             stats.inc_value("newscrawl/parser/version_override")

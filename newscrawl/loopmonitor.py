@@ -8,8 +8,13 @@ hostile page that freezes the crawl shows up in numbers.
 
 from __future__ import annotations
 
+import gc
+import logging
 import resource
+import sys
+import threading
 import time
+import traceback
 from typing import TYPE_CHECKING, Self
 
 from scrapy import signals
@@ -21,6 +26,36 @@ if TYPE_CHECKING:
 INTERVAL = 0.02
 STALL_MS = 100
 
+logger = logging.getLogger(__name__)
+
+
+class StallTracer(threading.Thread):
+    """Logs where the loop thread is while it is stalled (``NEWSCRAWL_LOOP_TRACE``).
+
+    A diagnostic: a daemon thread that, when the loop's tick is more than
+    ``STALL_MS`` late, logs the loop thread's current stack once per stall.
+    """
+
+    def __init__(self, monitor: LoopMonitor) -> None:
+        super().__init__(daemon=True, name="newscrawl-stall-tracer")
+        self.monitor = monitor
+        self.loop_thread = threading.get_ident()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        reported = 0.0
+        while not self.stopped.wait(STALL_MS / 2000):
+            last = self.monitor.last
+            late = time.monotonic() - last - INTERVAL
+            if late * 1000 > STALL_MS and last != reported:
+                reported = last
+                frame = sys._current_frames().get(self.loop_thread)
+                if frame is not None:
+                    stack = "".join(traceback.format_stack(frame)[-12:])
+                    logger.warning(
+                        "Event loop stalled %.0f ms at:\n%s", late * 1000, stack
+                    )
+
 
 class LoopMonitor:
     """Measures the event loop's longest stall during a crawl."""
@@ -31,6 +66,7 @@ class LoopMonitor:
         self.stalls = 0
         self.last = 0.0
         self.loop = task.LoopingCall(self.tick)
+        self.tracer: StallTracer | None = None
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -44,8 +80,16 @@ class LoopMonitor:
 
         # First-use imports happen now, before any download is in flight.
         warm_up()
+        # Stalls of a few hundred ms in a long crawl were full garbage collections
+        # walking every object of the imported libraries (dateparser's language
+        # data, trafilatura, lxml...). Frozen, they are no longer walked.
+        gc.collect()
+        gc.freeze()
         self.last = time.monotonic()
         self.loop.start(INTERVAL, now=False)
+        if self.crawler.settings.getbool("NEWSCRAWL_LOOP_TRACE"):
+            self.tracer = StallTracer(self)
+            self.tracer.start()
 
     def tick(self) -> None:
         now = time.monotonic()
@@ -58,6 +102,8 @@ class LoopMonitor:
     def closed(self) -> None:
         if self.loop.running:
             self.loop.stop()
+        if self.tracer is not None:
+            self.tracer.stopped.set()
         stats = self.crawler.stats
         assert stats is not None
         stats.set_value("newscrawl/loop/max_stall_ms", round(self.max_ms, 1))

@@ -8,13 +8,17 @@ bad input: an unparseable date is ``None``, never a guessed one.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import re
 import unicodedata
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urljoin, urlsplit, urlunsplit
 
 _SPACE = re.compile(r"\s+")
 _ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
+#: Control characters that are not whitespace (NUL, ESC, C1 codes) and lone
+#: surrogates (from JSON ``\ud800`` escapes): never text, and unwritable as UTF-8.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\ud800-\udfff]")
 
 #: Strings that are page furniture, never article content (ad labels, share widgets).
 BOILERPLATE = frozenset(
@@ -75,19 +79,25 @@ TRACKING_PARAMS = frozenset(
     }
 )
 TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_")
+#: What browsers drop from a URL (ASCII tab and newline), and lone surrogates.
+_URL_DROP = re.compile(r"[\t\n\r\ud800-\udfff]")
+#: Control characters, which a URL only holds percent-encoded.
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def clean_text(value: Any) -> str | None:
-    r"""Collapse all whitespace (incl. no-break spaces), drop zero-width characters.
+    r"""Collapse all whitespace (incl. no-break spaces), drop zero-width and controls.
 
-    >>> clean_text("  Hello\u00a0 \n world\u200b ")
+    >>> clean_text("  Hello\u00a0 \n world\u200b\x00 ")
     'Hello world'
     >>> clean_text("   ") is None
     True
     """
     if value is None:
         return None
-    text = unicodedata.normalize("NFC", str(value)).translate(_ZERO_WIDTH)
+    # Normalised after the drop: a mark behind a zero-width space composes only then.
+    text = _CONTROL.sub("", str(value).translate(_ZERO_WIDTH))
+    text = unicodedata.normalize("NFC", text)
     text = _SPACE.sub(" ", text).strip()
     return text or None
 
@@ -128,22 +138,31 @@ def strip_tracking(url: str) -> str:
 
 
 def absolute_url(value: str | None, base: str) -> str | None:
-    """Resolve ``value`` against ``base``; keep only http(s) URLs, tracking removed.
+    r"""Resolve ``value`` against ``base``; keep only http(s) URLs, tracking removed.
 
     >>> absolute_url("/2026/01/06/x?utm_source=a", "https://www.euronews.com/")
     'https://www.euronews.com/2026/01/06/x'
     >>> absolute_url("javascript:void(0)", "https://a.com/") is None
     True
+    >>> absolute_url("http://[::1/a", "https://a.com/") is None
+    True
+    >>> absolute_url("/a\x01b\n/c", "https://a.com/")
+    'https://a.com/a%01b/c'
     """
     if not value:
         return None
-    value = value.strip()
+    value = _URL_DROP.sub("", value).strip()
     if not value:
         return None
-    url = urljoin(base, value)
-    if urlsplit(url).scheme not in ("http", "https"):
+    try:
+        url = urljoin(base, value)
+        if urlsplit(url).scheme not in ("http", "https"):
+            return None
+        url = strip_tracking(url)
+    except ValueError:
+        # urllib rejects a broken IPv6 host ("http://[") or an NFKC-unsafe netloc.
         return None
-    return strip_tracking(url)
+    return _URL_CONTROL.sub(lambda m: quote(m.group()), url)
 
 
 def url_key(url: str) -> str:
@@ -172,6 +191,12 @@ _NUMERIC_DMY = re.compile(
 _ISO_BASIC = re.compile(
     r"^(?P<y>(?:19|20)\d{2})(?P<m>\d{2})(?P<d>\d{2})"
     r"(?:T(?P<H>\d{2})(?P<M>\d{2})(?:\d{2})?(?P<tz>Z|[+-]\d{4})?)?$"
+)
+#: RFC 2822, as feeds and HTTP give it ("Mon, 18 Nov 2019 16:07:38 -0600"): read
+#: here, since dateparser knows only the offsets of its zone table (not "+1345").
+_RFC_2822 = re.compile(
+    r"^(?:[A-Za-z]{3},\s*)?\d{1,2}\s+[A-Za-z]{3}\s+\d{4}\s+\d{1,2}:\d{2}(?::\d{2})?"
+    r"\s+(?P<tz>[+-]\d{4})$"
 )
 #: An explicit zone after a time in free text ("07:09 GMT", "16:07:38 -0600",
 #: "05:44:06 GMT+0000 (UTC)"): the page's own offset, kept on the parsed value.
@@ -248,7 +273,12 @@ def parse_datetime(value: Any, languages: list[str] | None = None) -> str | None
     text = clean_text(value)
     if not text or len(text) > 200:
         return None
-    parsed = _parse_iso(text) or _parse_iso_basic(text) or _parse_numeric_dmy(text)
+    parsed = (
+        _parse_iso(text)
+        or _parse_iso_basic(text)
+        or _parse_rfc_2822(text)
+        or _parse_numeric_dmy(text)
+    )
     if parsed is not None:
         return parsed
     return _parse_natural(text, languages)
@@ -293,6 +323,19 @@ def _parse_iso_basic(text: str) -> str | None:
     if m.group("tz") and offset is None:
         return None
     return _format(dt.datetime.combine(day, clock, tzinfo=offset))
+
+
+def _parse_rfc_2822(text: str) -> str | None:
+    m = _RFC_2822.match(text)
+    offset = _offset(m.group("tz")) if m else None
+    if offset is None:
+        return None
+    try:
+        value = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    # The offset as _offset reads it: "-0000" is UTC here, as in the other formats.
+    return _format(value.replace(tzinfo=offset))
 
 
 def _parse_numeric_dmy(text: str) -> str | None:
@@ -361,6 +404,7 @@ def language_tag(value: Any) -> str | None:
 
 
 _WORD = re.compile(r"\w+")
+_WIDTH = re.compile(r"[0-9]+\.?[0-9]*|\.[0-9]+")
 
 
 def word_count(text: str | None) -> int:
@@ -386,7 +430,8 @@ def widest_src(srcset: str | None) -> str | None:
         if not bits:
             continue
         width = 0.0
-        if len(bits) > 1 and bits[1][:-1].replace(".", "", 1).isdigit():
+        # ASCII digits only: str.isdigit() also takes "²", which float() rejects.
+        if len(bits) > 1 and _WIDTH.fullmatch(bits[1][:-1]):
             width = float(bits[1][:-1])
         if best is None or width > best[0]:
             best = (width, bits[0])

@@ -79,11 +79,14 @@ def load_json_ld(text: str) -> Any:
     {'a': [1, 2]}
     >>> load_json_ld("{broken") is None
     True
+    >>> load_json_ld("[" * 100_000) is None
+    True
     """
     for candidate in (text, _TRAILING_COMMA.sub(r"\1", _CONTROL.sub(" ", text))):
         try:
             return json.loads(candidate)
-        except ValueError:
+        # Nesting deeper than the interpreter's stack is broken JSON-LD too.
+        except (ValueError, RecursionError):
             continue
     return None
 

@@ -60,6 +60,9 @@ _NOT_LEAD = frozenset(
 #: Continuation chunks are never inside these.
 _NOT_BODY = frozenset({"aside", "nav", "footer", "header", "form", "a"})
 _HIDDEN = "ancestor::script or ancestor::style or ancestor::noscript"
+#: What lxml refuses in an XPath variable (controls, lone surrogates, U+FFFE/F),
+#: though its HTML parser keeps them in the page's text.
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
 def _norm(text: str | None) -> str:
@@ -80,7 +83,7 @@ def _grams(text: str, size: int = 4) -> set[tuple[str, ...]]:
 
 
 def _probe(text: str) -> str:
-    return " ".join(text.split())[:PROBE_CHARS]
+    return _NOT_XML.sub("", " ".join(text.split()))[:PROBE_CHARS]
 
 
 def _find_text(root: Any, text: str) -> list[Any]:
@@ -220,10 +223,12 @@ def _continuation(page: PageContext, text: str) -> list[str]:
     have = _norm(text)
     extra: list[str] = []
     after = False
-    # XPath gives document order, so the chunks after the container come after it.
-    for chunk in page.selector.root.xpath(
-        f"//{container.tag}[@class=$c]", c=container.get("class")
-    ):
+    # Document order, so the chunks after the container come after it. Not an XPath
+    # query: a tag or class from the page may hold what XPath cannot ("[", controls).
+    tag, css_class = container.tag, container.get("class")
+    for chunk in page.selector.root.iter():
+        if chunk.tag != tag or chunk.get("class") != css_class:
+            continue
         if chunk is container:
             after = True
             continue
@@ -246,6 +251,15 @@ def _continuation(page: PageContext, text: str) -> list[str]:
 
 def main_text(page: PageContext) -> str | None:
     """The article text, one paragraph per line."""
+    try:
+        return _main_text(page)
+    except RecursionError:
+        # Trafilatura walks the tree recursively: markup nested thousands of levels
+        # deep (broken or hostile) has no main text it can read.
+        return None
+
+
+def _main_text(page: PageContext) -> str | None:
     from trafilatura.xml import xmltotxt  # noqa: PLC0415
 
     body = _extract(page, fast=True)

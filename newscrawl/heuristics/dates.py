@@ -351,9 +351,11 @@ def _choose(page: PageContext, field: str) -> list[str]:
         elif url_date and url_date[2] is not None and _has_headline(page):
             # An empty or error page at an article URL is not that article.
             try:
-                parsed = [dt.date(*url_date).isoformat()]  # type: ignore[arg-type]
+                day = dt.date(*url_date).isoformat()  # type: ignore[arg-type]
             except ValueError:
                 return []
+            # The years of every other source: "/1900/01/01/" is a placeholder.
+            parsed = [p for p in (_iso(day),) if p]
     if not parsed:
         return []
     chosen = refine(parsed[0], parsed[1:])

@@ -72,15 +72,25 @@ def _h1_texts(sel: Selector) -> list[str]:
 
 
 def _visible_text(node: Any) -> Iterator[str]:
-    if node.text:
-        yield node.text
-    for child in node:
-        if not isinstance(child.tag, str) or child.tag in ("script", "style"):
-            pass
-        elif not _H1_SKIP_CLASS.search(child.get("class", "")):
-            yield from _visible_text(child)
-        if child.tail:
-            yield child.tail
+    # A stack, not recursion: markup may nest thousands of levels deep.
+    stack: list[Any] = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            yield item
+            continue
+        if item.text:
+            yield item.text
+        # Reversed onto the stack: each child, then its tail, in page order.
+        for child in reversed(item):
+            if child.tail:
+                stack.append(child.tail)
+            if (
+                isinstance(child.tag, str)
+                and child.tag not in ("script", "style")
+                and not _H1_SKIP_CLASS.search(child.get("class", ""))
+            ):
+                stack.append(child)
 
 
 def _site_keys(page: PageContext) -> set[str]:

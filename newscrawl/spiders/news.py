@@ -36,13 +36,18 @@ if TYPE_CHECKING:
 
 
 @cache
-def site_of(host: str) -> str:
-    """Registrable domain of ``host`` (``feeds.bbc.co.uk`` -> ``bbc.co.uk``)."""
+def _tld_extract() -> Any:
     import tldextract  # noqa: PLC0415
 
     # No suffix-list download: the snapshot bundled with tldextract is enough.
-    extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
-    parts = extract(host)
+    # Built once: building one takes ~0.1 s.
+    return tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+@cache
+def site_of(host: str) -> str:
+    """Registrable domain of ``host`` (``feeds.bbc.co.uk`` -> ``bbc.co.uk``)."""
+    parts = _tld_extract()(host)
     return parts.top_domain_under_public_suffix or host
 
 
