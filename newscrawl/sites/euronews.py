@@ -92,8 +92,14 @@ def is_article_url(url: str) -> bool:
     False
     >>> is_article_url("https://www.euronews.com/tag/sweden")
     False
+    >>> is_article_url("http://[fr.euronews.com/2024/04/30/a-b")
+    False
     """
-    m = ARTICLE_PATH.match(urlsplit(url).path)
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. an unclosed IPv6 bracket in a page's link
+        return False
+    m = ARTICLE_PATH.match(path)
     return m is not None and (m.group("section") or "") not in NON_ARTICLE_SECTIONS
 
 
