@@ -60,6 +60,8 @@ class Host:
     crawl_delay: float = 0.0
     not_before: float = 0.0
     cooled: bool = False
+    #: The slot's jitter, put aside while a floor holds.
+    jitter: float = 0.0
 
     def floor(self, now: float) -> float:
         wait = max(0.0, self.not_before - now)
@@ -128,9 +130,12 @@ class HostPolicy:
             return
         floor = host.floor(time.monotonic())
         slot.delay = max(slot.delay, floor)
-        if host.crawl_delay:
-            # A jittered delay may be half the floor: robots.txt's is a minimum.
-            slot.jitter = 0.0
+        if floor > 0 and slot.jitter:
+            # A jittered delay may be half the floor: a backoff, a Retry-After or
+            # a Crawl-delay is a minimum. The jitter comes back with the floor gone.
+            host.jitter, slot.jitter = slot.jitter, 0.0
+        elif floor == 0 and host.jitter:
+            slot.jitter, host.jitter = host.jitter, 0.0
 
     def _apply_signal(self, request: Request, **kwargs: Any) -> None:
         self._apply(self.key(request))

@@ -136,11 +136,14 @@ def analyse_page(
 ) -> PageResult:
     """Extract the article, judge the page and list its links (worker thread)."""
     from newscrawl.classify import page_verdict  # noqa: PLC0415
-    from newscrawl.extract import extract  # noqa: PLC0415
+    from newscrawl.extract import extract, page_selector  # noqa: PLC0415
     from newscrawl.structured import StructuredData  # noqa: PLC0415
 
     stats = LocalStats()
     repaired = None
+    # A broken <base href> makes response.selector raise; this one copes and
+    # stays on the response for everything below.
+    page_selector(response)
     if too_deep(response):
         flat = flatten(response)
         repaired = "deep_nesting" if not too_deep(flat) else "deep_nesting_failed"

@@ -628,6 +628,7 @@ def test_random_bytes_without_encoding_never_break_extraction(
 
 
 def test_euronews_translation_href_with_a_broken_ipv6_host() -> None:
+    """A hreflang link to "http://[": is_article_url raised, the site layer failed."""
     body = EURONEWS.body.replace(
         b'href="https://fr.euronews.com/', b'href="http://[fr.euronews.com/'
     )
