@@ -13,7 +13,8 @@ feed file) or its failure recorded. The order of operations keeps it through a
    to its final name. Lines flushed but not yet committed are therefore not lost
    and not crawled again; requests not yet done are still in the frontier.
 
-Settings: ``NEWSCRAWL_STATE`` (``sqlite``, the default, or ``off``),
+Settings: ``NEWSCRAWL_STATE`` (``sqlite``, the default, ``off``, or a
+``redis://host:port/db`` URL for :class:`newscrawl.state.redis.RedisState`),
 ``NEWSCRAWL_STATE_DIR`` (default ``output/.state``), ``NEWSCRAWL_REVISIT_AFTER``
 (minutes before a known article may be fetched again, default 60) and
 ``NEWSCRAWL_REVISIT_WINDOW`` (hours after first sight during which it is, default
@@ -65,8 +66,14 @@ def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
     kind = crawler.settings.get("NEWSCRAWL_STATE", "sqlite")
     if kind in ("off", "none", "", None):
         return None
+    if str(kind).startswith(("redis://", "rediss://", "unix://")):
+        from newscrawl.state.redis import RedisState  # noqa: PLC0415
+
+        return RedisState(str(kind), spider_name)
     if kind != "sqlite":
-        raise NotConfigured(f"NEWSCRAWL_STATE={kind!r}: only 'sqlite' or 'off'")
+        raise NotConfigured(
+            f"NEWSCRAWL_STATE={kind!r}: 'sqlite', 'off' or a redis:// URL"
+        )
     directory = Path(crawler.settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
     return SQLiteState(directory / f"{spider_name}.sqlite")
 
