@@ -40,6 +40,13 @@ from typing import TYPE_CHECKING, Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._runs import (  # noqa: E402
+    CrawlFailedError,
+    check,
+    child_env,
+    log,
+    run_child,
+)
 from tests.faultserver import article_path  # noqa: E402
 from tests.test_hostile import FAST  # noqa: E402
 
@@ -105,48 +112,8 @@ METRICS = {
 }
 
 
-class CrawlFailedError(Exception):
-    """A crawl exited badly, timed out or left no usable run report."""
-
-    def __init__(self, what: str, why: str, stderr: str) -> None:
-        super().__init__(f"{what}: {why}")
-        self.stderr = stderr
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def child_env() -> dict[str, str]:
-    """This environment without proxies (loopback only), the repo importable."""
-    env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), str(ROOT)])
-    return env
-
-
-def run_child(what: str, args: list[str], timeout: float) -> tuple[int, str, str]:
-    try:
-        result = subprocess.run(
-            args,
-            check=False,
-            cwd=ROOT,
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr or ""
-        if isinstance(stderr, bytes):
-            stderr = stderr.decode("utf-8", "replace")
-        raise CrawlFailedError(
-            what, f"timed out after {timeout:.0f} s", stderr
-        ) from None
-    return result.returncode, result.stdout, result.stderr
 
 
 def news_crawl(
@@ -214,12 +181,6 @@ def bare_crawl(what: str, url: str, out: Path, timeout: float) -> dict[str, Any]
 
 def responses(report: dict[str, Any]) -> int:
     return sum(report["responses_by_status"].values())
-
-
-def check(condition: bool, message: str) -> None:
-    """A crawl finished but did not do what the measurement assumes: say so."""
-    if not condition:
-        log(f"warning: {message}")
 
 
 def site_round(

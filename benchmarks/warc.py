@@ -42,7 +42,6 @@ import re
 import shlex
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -55,6 +54,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._runs import CrawlFailedError, check, log, run_child  # noqa: E402
 from newscrawl.sampleserver import base_url, serve_in_thread  # noqa: E402
 from tests.sitegen import build_site  # noqa: E402
 
@@ -100,14 +100,6 @@ METRICS = {
 }
 
 
-class CrawlFailedError(Exception):
-    """A crawl exited badly, timed out, left no run report or gave wrong counts."""
-
-    def __init__(self, what: str, why: str, stderr: str) -> None:
-        super().__init__(f"{what}: {why}")
-        self.stderr = stderr
-
-
 @dataclass
 class Run:
     """One finished crawl: its run report, its wall time and its command line."""
@@ -149,15 +141,6 @@ class Run:
         }
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def child_env() -> dict[str, str]:
-    """This environment without proxies: the crawls reach 127.0.0.1 only."""
-    return {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-
-
 def scrapy_crawl(
     what: str,
     out: Path,
@@ -188,41 +171,20 @@ def scrapy_crawl(
     for name, value in options.items():
         args += ["-s", f"{name}={value}"]
     start = time.perf_counter()
-    try:
-        result = subprocess.run(
-            args,
-            check=False,
-            cwd=ROOT,
-            env=child_env(),
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr or ""
-        if isinstance(stderr, bytes):
-            stderr = stderr.decode("utf-8", "replace")
-        raise CrawlFailedError(
-            what, f"timed out after {timeout:.0f} s", stderr
-        ) from None
+    returncode, _, stderr = run_child(what, args, timeout)
     wall = time.perf_counter() - start
     reports = sorted(feeds.glob("*.report.json"))
     if not reports:
-        raise CrawlFailedError(
-            what, f"exit code {result.returncode}, no run report", result.stderr
-        )
+        raise CrawlFailedError(what, f"exit code {returncode}, no run report", stderr)
     report: dict[str, Any] = json.loads(reports[-1].read_text("utf-8"))
-    if result.returncode != 0 or report.get("finish_reason") != "finished":
-        why = (
-            f"exit code {result.returncode},"
-            f" finish_reason {report.get('finish_reason')!r}"
-        )
-        raise CrawlFailedError(what, why, result.stderr)
+    if returncode != 0 or report.get("finish_reason") != "finished":
+        why = f"exit code {returncode}, finish_reason {report.get('finish_reason')!r}"
+        raise CrawlFailedError(what, why, stderr)
     if not report.get("elapsed_seconds") or not report.get("items"):
         raise CrawlFailedError(
-            what, "no items or no elapsed time in the run report", result.stderr
+            what, "no items or no elapsed time in the run report", stderr
         )
-    return Run(report, wall, result.stderr, args)
+    return Run(report, wall, stderr, args)
 
 
 def warc_stats(directory: Path) -> dict[str, Any]:
@@ -256,12 +218,6 @@ def stop_server(server: Any) -> None:
     except OSError:
         return
     raise CrawlFailedError("stopping the site's server", f"{host}:{port} answers", "")
-
-
-def check(condition: bool, message: str) -> None:
-    """A crawl finished but not as the measurement assumes: say so."""
-    if not condition:
-        log(f"warning: {message}")
 
 
 def site_round(
