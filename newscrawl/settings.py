@@ -17,7 +17,8 @@ NEWSPIDER_MODULE = "newscrawl.spiders"
 # Our `crawl` validates spider arguments before the crawler starts.
 COMMANDS_MODULE = "newscrawl.commands"
 
-ADDONS: dict[str, int] = {}
+# Inert unless NEWSCRAWL_CLUSTER=redis://... is set (workers sharing a frontier).
+ADDONS = {"newscrawl.cluster.Cluster": 0}
 
 # How operators of the sites we crawl can reach whoever runs this crawler.
 NEWSCRAWL_CONTACT = os.environ.get(
