@@ -97,6 +97,11 @@ _PATH_DATE = re.compile(
     r"(?=$|[/_.-])"
 )
 _PATH_YEAR = re.compile(r"/([12]\d{3})(?=/|$)")
+#: A full date in the path followed by a named segment: a dated article URL.
+_DATED_ARTICLE = re.compile(
+    r"/[12]\d{3}/(?:1[0-2]|0?[1-9])/(?:3[01]|[12]\d|0?[1-9])/[^/?#]*[a-z][^/?#]*",
+    re.IGNORECASE,
+)
 _COMPACT_DATE = re.compile(
     r"(?<![0-9])([12]\d{3})(1[0-2]|0[1-9])(3[01]|[12]\d|0[1-9])?(?![0-9])"
 )
@@ -423,6 +428,8 @@ class TrapGuard:
             or _is_slug(last)
             or (len(segments) > 1 and _is_slug(segments[-2]))
             or (digits and _has_document_id(path, segments, in_calendar))
+            # /2026/01/06/copy-7: news sites publish unbounded articles per day.
+            or (digits and not in_calendar and _DATED_ARTICLE.search(path) is not None)
         )
         pending: list[str] = []
 

@@ -475,3 +475,11 @@ def test_a_live_trap_survives_eviction():
 def test_caps_below_two_are_refused(cap):
     with pytest.raises(ValueError, match="at least 2"):
         TrapGuard(max_templates=cap)
+
+
+def test_dated_articles_with_short_slugs_are_not_a_template_trap():
+    # Found by benchmarks/crawl_rate.py: /2026/01/06/copy-N, 600 articles of one
+    # day, were cut at 500 as one template.
+    guard = TrapGuard()
+    urls = [f"https://news.example/bench/2026/01/06/copy-{i}" for i in range(2_000)]
+    assert [u for u in urls if guard.rejected(u)] == []
