@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,3 +57,31 @@ def run_child(what: str, args: list[str], timeout: float) -> tuple[int, str, str
             what, f"timed out after {timeout:.0f} s", stderr
         ) from None
     return result.returncode, result.stdout, result.stderr
+
+
+def print_table(
+    results: dict[str, list[float]],
+    metrics: dict[str, tuple[str, str]],
+    names: dict[str, Any],
+) -> dict[str, dict[str, Any]]:
+    """Print a Markdown table of each metric's median, min and max; return them.
+
+    ``metrics`` maps a result key to its label (formatted with ``names``) and
+    number format; keys without results are left out.
+    """
+    print("| measurement | median | min | max |")
+    print("|:--|--:|--:|--:|")
+    summary: dict[str, dict[str, Any]] = {}
+    for key, (label, fmt) in metrics.items():
+        values = results.get(key)
+        if not values:
+            continue
+        row = {
+            "median": statistics.median(values),
+            "min": min(values),
+            "max": max(values),
+        }
+        cells = " | ".join(format(row[k], fmt) for k in ("median", "min", "max"))
+        print(f"| {label.format(**names)} | {cells} |")
+        summary[key] = {**row, "runs": values}
+    return summary

@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -45,10 +44,11 @@ from benchmarks._runs import (  # noqa: E402
     check,
     child_env,
     log,
+    print_table,
     run_child,
 )
 from tests.faultserver import article_path  # noqa: E402
-from tests.test_hostile import FAST  # noqa: E402
+from tests.test_hostile import FAST, crawl_args  # noqa: E402
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -130,20 +130,7 @@ def news_crawl(
 
     Only the report is read: the items stay on disk, so this process stays small.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    seeds = out / "seeds.txt"
-    seeds.write_text("\n".join(urls) + "\n")
-    options = {
-        **settings,
-        "NEWSCRAWL_STATE_DIR": str(out / "state"),
-        "FEEDS": json.dumps(
-            {str(out / "feeds" / "%(time)s.jsonl"): {"format": "jsonlines"}}
-        ),
-    }
-    args = [sys.executable, "-m", "scrapy", "crawl", "news"]
-    args += ["-a", f"urls_file={seeds}", "-a", f"depth={depth}"]
-    for name, value in options.items():
-        args += ["-s", f"{name}={value}"]
+    args = crawl_args(out, urls, settings, depth=depth)
     code, _, stderr = run_child(what, args, timeout)
     reports = sorted((out / "feeds").glob("*.report.json"))
     if not reports:
@@ -277,19 +264,7 @@ def report_results(
         f" {args.pages:,} pages (Python {platform.python_version()},"
         f" Scrapy {version('scrapy')}, {os.cpu_count()} CPUs)\n"
     )
-    print("| measurement | median | min | max |")
-    print("|:--|--:|--:|--:|")
-    summary: dict[str, dict[str, Any]] = {}
-    for key, (label, fmt) in METRICS.items():
-        values = results[key]
-        row = {
-            "median": statistics.median(values),
-            "min": min(values),
-            "max": max(values),
-        }
-        cells = " | ".join(format(row[k], fmt) for k in ("median", "min", "max"))
-        print(f"| {label.format(**names)} | {cells} |")
-        summary[key] = {**row, "runs": values}
+    summary = print_table(results, METRICS, names)
     print(
         f"\nChildren's ru_maxrss floor (this process's peak RSS): {floor:.1f} MiB;"
         f" total time {seconds:.0f} s; 1-min load average {load[0]:.1f} at start,"

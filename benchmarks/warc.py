@@ -41,7 +41,6 @@ import platform
 import re
 import shlex
 import socket
-import statistics
 import sys
 import tempfile
 import time
@@ -54,7 +53,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks._runs import CrawlFailedError, check, log, run_child  # noqa: E402
+from benchmarks._runs import (  # noqa: E402
+    CrawlFailedError,
+    check,
+    log,
+    print_table,
+    run_child,
+)
 from newscrawl.sampleserver import base_url, serve_in_thread  # noqa: E402
 from tests.sitegen import build_site  # noqa: E402
 
@@ -376,21 +381,7 @@ def print_results(
         f" Scrapy {version('scrapy')}, warcio {version('warcio')},"
         f" {os.cpu_count()} CPUs)\n"
     )
-    print("| measurement | median | min | max |")
-    print("|:--|--:|--:|--:|")
-    summary: dict[str, dict[str, Any]] = {}
-    for key, (label, fmt) in METRICS.items():
-        values = results.get(key)
-        if not values:
-            continue
-        row = {
-            "median": statistics.median(values),
-            "min": min(values),
-            "max": max(values),
-        }
-        cells = " | ".join(format(row[k], fmt) for k in ("median", "min", "max"))
-        print(f"| {label.format(**names)} | {cells} |")
-        summary[key] = {**row, "runs": values}
+    summary = print_table(results, METRICS, names)
     print(
         "\npages/min: exported article pages per minute of the run report's"
         " elapsed_seconds (the crawl, not the process start-up). Live crawls:"

@@ -67,6 +67,41 @@ class Run:
         return SQLiteState(self.out / "state" / f"{spider}.sqlite")
 
 
+def crawl_args(
+    out: Path,
+    urls: list[str],
+    settings: dict[str, str],
+    *,
+    spider: str = "news",
+    depth: int | None = 0,
+    spider_args: dict[str, str] | None = None,
+) -> list[str]:
+    """The ``scrapy crawl`` command line of a crawl of ``urls`` into ``out``.
+
+    ``out`` gets the seeds file, the crawl state (``state/``) and the feed and run
+    report (``feeds/``).
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    seeds = out / "seeds.txt"
+    seeds.write_text("\n".join(urls) + "\n")
+    options = {
+        "NEWSCRAWL_STATE_DIR": str(out / "state"),
+        "FEEDS": json.dumps(
+            {str(out / "feeds" / "%(time)s.jsonl"): {"format": "jsonlines"}}
+        ),
+        **settings,
+    }
+    args = [sys.executable, "-m", "scrapy", "crawl", spider]
+    args += ["-a", f"urls_file={seeds}"]
+    if depth is not None:
+        args += ["-a", f"depth={depth}"]
+    for name, value in (spider_args or {}).items():
+        args += ["-a", f"{name}={value}"]
+    for name, value in options.items():
+        args += ["-s", f"{name}={value}"]
+    return args
+
+
 def crawl(
     out: Path,
     urls: list[str],
@@ -78,25 +113,14 @@ def crawl(
     spider: str = "news",
     spider_args: dict[str, str] | None = None,
 ) -> Run:
-    out.mkdir(parents=True, exist_ok=True)
-    seeds = out / "seeds.txt"
-    seeds.write_text("\n".join(urls) + "\n")
-    options = {
-        **FAST,
-        "NEWSCRAWL_STATE_DIR": str(out / "state"),
-        "FEEDS": json.dumps(
-            {str(out / "feeds" / "%(time)s.jsonl"): {"format": "jsonlines"}}
-        ),
-        **(settings or {}),
-    }
-    args = [sys.executable, "-m", "scrapy", "crawl", spider]
-    args += ["-a", f"urls_file={seeds}"]
-    if depth is not None:
-        args += ["-a", f"depth={depth}"]
-    for name, value in (spider_args or {}).items():
-        args += ["-a", f"{name}={value}"]
-    for name, value in options.items():
-        args += ["-s", f"{name}={value}"]
+    args = crawl_args(
+        out,
+        urls,
+        {**FAST, **(settings or {})},
+        spider=spider,
+        depth=depth,
+        spider_args=spider_args,
+    )
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "tests"), str(ROOT)])
     if proxy:
