@@ -414,19 +414,21 @@ def test_a_revisit_is_served_with_its_original_payload_and_its_own_headers(tmp_p
     assert found.ip_address == "203.0.113.7"  # the revisit has none; the original's
 
 
-def test_a_revisit_without_http_headers_takes_the_originals(tmp_path):
-    def revisits(w, digest, date):
-        return [
-            w.create_revisit_record(
-                "https://news.example/budget",
-                digest,
-                "https://news.example/budget",
-                date,
-                warc_headers_dict={"WARC-Date": "2026-01-02T08:00:00Z"},
-            )
-        ]
+def bare_revisit(w, digest, date):
+    """A revisit record of the budget page without HTTP headers of its own."""
+    return [
+        w.create_revisit_record(
+            "https://news.example/budget",
+            digest,
+            "https://news.example/budget",
+            date,
+            warc_headers_dict={"WARC-Date": "2026-01-02T08:00:00Z"},
+        )
+    ]
 
-    page, index = _original_and_revisits(tmp_path, revisits)
+
+def test_a_revisit_without_http_headers_takes_the_originals(tmp_path):
+    page, index = _original_and_revisits(tmp_path, bare_revisit)
     found = index.lookup("https://news.example/budget")
     assert found.revisit
     assert found.body == page
@@ -872,18 +874,7 @@ def test_headers_received_handlers_can_stop_a_replayed_download(archive):
 
 
 def test_a_revisit_is_counted(tmp_path):
-    def revisits(w, digest, date):
-        return [
-            w.create_revisit_record(
-                "https://news.example/budget",
-                digest,
-                "https://news.example/budget",
-                date,
-                warc_headers_dict={"WARC-Date": "2026-01-02T08:00:00Z"},
-            )
-        ]
-
-    page, _ = _original_and_revisits(tmp_path, revisits)
+    page, _ = _original_and_revisits(tmp_path, bare_revisit)
     crawler, middleware = make_middleware(str(tmp_path))
     result = middleware.serve(Request("https://news.example/budget"))
     assert result.body == page
