@@ -7,6 +7,10 @@
   does one saved page.
 - ``newscrawl parse PAGE.html --url URL``: extract one saved page, print the item.
 - ``newscrawl sites``: list the site profiles and their versions.
+- ``newscrawl seed REDIS_URL --spider news --url U --feed F --sitemap S``: push
+  seeds into a cluster's shared frontier (:mod:`newscrawl.cluster`).
+- ``newscrawl cluster REDIS_URL --spider news``: the cluster's workers, queue,
+  exported count and dead letters, as JSON.
 """
 
 from __future__ import annotations
@@ -155,6 +159,37 @@ def _cmd_sites(_: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_seed(args: argparse.Namespace) -> int:
+    from newscrawl.cluster import connect, push_seeds  # noqa: PLC0415
+    from newscrawl.params import ArgumentError, _urls, _urls_file  # noqa: PLC0415
+
+    try:
+        seeds = [("url", u) for u in _urls("url", args.url or [])]
+        if args.urls_file:
+            seeds += [("url", u) for u in _urls_file("urls-file", str(args.urls_file))]
+        seeds += [("feed", u) for u in _urls("feed", args.feed or [])]
+        seeds += [("sitemap", u) for u in _urls("sitemap", args.sitemap or [])]
+    except ArgumentError as exc:
+        print(f"newscrawl seed: {exc}", file=sys.stderr)
+        return 2
+    if not seeds:
+        print(
+            "newscrawl seed: give --url, --urls-file, --feed or --sitemap",
+            file=sys.stderr,
+        )
+        return 2
+    count = push_seeds(connect(args.redis), args.spider, seeds)
+    print(f"{count} seeds queued for {args.spider!r}", file=sys.stderr)
+    return 0
+
+
+def _cmd_cluster(args: argparse.Namespace) -> int:
+    from newscrawl.cluster import connect, status  # noqa: PLC0415
+
+    print(json.dumps(status(connect(args.redis), args.spider), indent=2))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newscrawl", description=clean_text(__doc__))
     sub = parser.add_subparsers(dest="command", required=True)
@@ -187,6 +222,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     sites = sub.add_parser("sites", help="list site profiles")
     sites.set_defaults(func=_cmd_sites)
+
+    seed = sub.add_parser("seed", help="push seeds into a cluster's shared frontier")
+    seed.add_argument("redis", help="the cluster's Redis URL (NEWSCRAWL_CLUSTER)")
+    seed.add_argument("--spider", default="news", help="the workers' spider")
+    seed.add_argument("--url", action="append", help="a start page (repeat)")
+    seed.add_argument("--urls-file", type=Path, help="start pages, one per line")
+    seed.add_argument("--feed", action="append", help="an RSS/Atom feed (repeat)")
+    seed.add_argument("--sitemap", action="append", help="a sitemap (repeat)")
+    seed.set_defaults(func=_cmd_seed)
+
+    cluster = sub.add_parser("cluster", help="a cluster's state, as JSON")
+    cluster.add_argument("redis", help="the cluster's Redis URL")
+    cluster.add_argument("--spider", default="news")
+    cluster.set_defaults(func=_cmd_cluster)
     return parser
 
 

@@ -1,69 +1,99 @@
-"""Scale out on Redis: several ``scrapy crawl`` workers share one frontier.
+"""Scale out on Redis: ``scrapy crawl`` workers share one frontier, seen-set and output.
 
-Every worker of a cluster runs the same spider with the same seeds and the same
-Redis server. Requests go to one shared queue and one shared dupefilter
-(scrapy-redis's ``Scheduler`` and ``RFPDupeFilter``), so together the workers
-fetch each URL once, whichever worker found it.
+Every worker of a cluster runs the same spider against the same Redis server.
+Requests go to one shared queue and one shared dupefilter (scrapy-redis's
+``Scheduler`` and ``RFPDupeFilter``), so together the workers fetch each URL
+once, whichever worker found it. With ``NEWSCRAWL_STATE`` set to the same Redis,
+the crawl state (seen articles, revisions, failures, pending URLs) is shared too.
 
 Enabling it: the project's settings enable the addon :class:`Cluster`, so one
 setting is enough (without it the addon does nothing)::
 
     -s NEWSCRAWL_CLUSTER=redis://host:6379/0
 
-or, outside this project's settings, the settings the addon sets::
+What this module adds to scrapy-redis, whose ``RedisSpider``, stats collector and
+``SCHEDULER_IDLE_BEFORE_CLOSE`` are not used (they do not work with Scrapy 2.19):
 
-    -s SCHEDULER=newscrawl.cluster.Scheduler
-    -s DUPEFILTER_CLASS=scrapy_redis.dupefilter.RFPDupeFilter
-    -s REDIS_URL=redis://host:6379/0
-    -s EXTENSIONS='{"newscrawl.cluster.ClusterIdle": 600, ...the usual ones...}'
+- **A reliable queue.** A request taken from the queue is moved, in the same Lua
+  call, to the worker's ``processing`` hash, and removed from it (acknowledged)
+  only once the engine is done with it: downloaded, its callback's items through
+  the pipelines and written, its new requests queued. Each worker refreshes its
+  entry in ``workers`` every ``NEWSCRAWL_CLUSTER_POLL`` seconds; an entry not
+  refreshed for ``NEWSCRAWL_CLUSTER_TTL`` seconds is a dead worker (``kill -9``,
+  a lost machine), and the next worker to look puts its unacknowledged requests
+  back in the queue. Delivery is at-least-once: a page in flight when its worker
+  died is fetched again.
+- **Idempotent output.** :class:`ClaimPipeline`, the last pipeline, claims each
+  article's URL keys and content hash in Redis atomically before it is exported;
+  an article another worker (or an earlier delivery) already exported is dropped
+  as ``duplicate_url`` / ``duplicate_content``. The union of the workers' feeds
+  holds every article once.
+- **A dead-letter record.** A request that fails for good (after its retries)
+  lands in the hash ``dead``: URL -> JSON with the reason, the worker and the
+  time; an article later exported leaves it.
+- **Politeness for the cluster.** :class:`HostGate` makes the per-host limits hold
+  across workers: at most ``CONCURRENT_REQUESTS_PER_DOMAIN`` downloads in flight
+  per host (leases in Redis) and successive downloads at least the host's delay
+  apart (the downloader slot's delay: ``DOWNLOAD_DELAY``, AutoThrottle, robots.txt
+  ``Crawl-delay`` and back-off floors).
+- **Joining, seeding and leaving.** Workers join and leave at any time. Seeds
+  pushed with ``newscrawl seed`` (URLs, feeds, sitemaps) are taken by the first
+  worker to look, within ``NEWSCRAWL_CLUSTER_POLL`` seconds. A worker whose own
+  work is done stays while the queue holds requests or another worker is busy,
+  and closes after ``NEWSCRAWL_CLUSTER_IDLE`` seconds of neither.
+- **A seen-set that forgets.** The dupefilter and the claims live for one cluster
+  run: the last worker to leave a drained cluster clears them, and the first to
+  join an empty, drained cluster clears what a crashed run left. Whether a known
+  article is fetched again in a later run is the crawl state's revisit policy
+  (``NEWSCRAWL_REVISIT_AFTER``/``_WINDOW``), as with one process.
 
-Settings:
+Settings: ``NEWSCRAWL_CLUSTER`` (the Redis URL; empty: no cluster),
+``NEWSCRAWL_CLUSTER_IDLE`` (seconds, default 5), ``NEWSCRAWL_CLUSTER_TTL``
+(seconds, default 30), ``NEWSCRAWL_CLUSTER_POLL`` (seconds, default 0.5), and
+scrapy-redis's ``SCHEDULER_QUEUE_KEY``, ``SCHEDULER_DUPEFILTER_KEY``,
+``SCHEDULER_QUEUE_CLASS`` and ``SCHEDULER_PERSIST`` (keep the seen-set and the
+claims after the run).
 
-``NEWSCRAWL_CLUSTER``
-    The Redis URL of the cluster (empty: no cluster, the addon does nothing).
-``NEWSCRAWL_CLUSTER_IDLE`` (seconds, default 5)
-    A worker closes once the shared queue has been empty, and no other worker
-    busy, for this long. Until then :class:`ClusterIdle` keeps it open
-    (``DontCloseSpider``): another worker may still find new links.
-``NEWSCRAWL_CLUSTER_TTL`` (seconds, default 30)
-    Life of a worker's ``busy`` and ``alive`` keys, refreshed every
-    ``NEWSCRAWL_CLUSTER_POLL`` seconds (default 0.5) while it runs: a killed
-    worker stops counting after this long.
-``SCHEDULER_QUEUE_KEY``, ``SCHEDULER_DUPEFILTER_KEY``, ``SCHEDULER_QUEUE_CLASS``,
-``SCHEDULER_PERSIST``
-    scrapy-redis's (keys default to ``<spider>:requests`` and
-    ``<spider>:dupefilter``; the queue is its ``PriorityQueue``).
+Keys, besides scrapy-redis's ``<spider>:requests`` and ``<spider>:dupefilter``,
+are under ``<spider>:cluster:``: ``workers`` and ``busy`` (sorted sets of worker
+to expiry), ``processing:<worker>``, ``seq``, ``claims``, ``hashes``, ``totals``,
+``dead``, ``seeds``, ``sites``, ``sites:version``, ``next:<host>`` and
+``leases:<host>``.
 
-Keys besides scrapy-redis's: ``<spider>:cluster:busy:<worker>`` exists while a
-worker works on requests taken from the queue (set in the same Lua call that
-pops a request, so "queue empty and nobody busy" is never seen in between), and
-``<spider>:cluster:alive:<worker>`` while it runs. The last worker to leave
-clears the queue and the dupefilter (unless ``SCHEDULER_PERSIST``): the next run
-starts afresh, as a single crawler does; what a run leaves pending is in the
-crawl state (``NEWSCRAWL_STATE``), which resumes it.
-
-Limits of this first slice: a worker killed mid-crawl loses the requests it had
-taken from the queue for this run (they stay pending in the crawl state of the
-worker that found them, for the next run); ``SCHEDULER_IDLE_BEFORE_CLOSE``,
-``RedisSpider`` and the Redis stats collector are not used.
+What is not guaranteed: a worker killed between claiming an article and writing
+its line (microseconds, in one event-loop step) loses that article; a worker
+that stalls longer than the TTL is taken for dead and its requests are fetched
+again (the claims keep the output single).
 """
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import json
 import logging
 import os
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
+from urllib.parse import urlsplit
 
+from itemadapter import ItemAdapter
+from redis.exceptions import RedisError
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy.utils.misc import load_object
 from twisted.internet import task
 
+from newscrawl.failures import REASON, RequestRefused
+from newscrawl.pipelines import _CountingPipeline
+from newscrawl.state import key_of
+
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    import redis
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -88,25 +118,225 @@ except ImportError:  # The module still imports (doctests); a worker cannot star
 DUPEFILTER = "scrapy_redis.dupefilter.RFPDupeFilter"
 SCHEDULER = "newscrawl.cluster.Scheduler"
 EXTENSION = "newscrawl.cluster.ClusterIdle"
+PIPELINE = "newscrawl.cluster.ClaimPipeline"
 #: After the usual extensions: it only decides when an idle worker may close.
 EXTENSION_ORDER = 600
+#: The last pipeline: an article is claimed only once nothing else can drop it.
+PIPELINE_ORDER = 900
+#: Request meta key: the id of the request in its worker's ``processing`` hash.
+ACK = "newscrawl_cluster_ack"
+#: Seeds taken from ``seeds`` per poll (each may become a sitemap's thousands).
+SEEDS_PER_POLL = 100
+#: Seconds between two looks at a host's gate while it is full.
+GATE_POLL = 0.02
+SEED_KINDS = ("url", "feed", "sitemap")
+#: The run's totals kept for every worker's health: articles the cluster knew
+#: (skipped as known, unchanged or too old). Exported ones are counted by claims.
+KNOWN_COUNTS = {
+    "known": (
+        "newscrawl/state/skipped_known",
+        "newscrawl/dropped/unchanged",
+        "newscrawl/dropped/too_old",
+    ),
+}
 
-# Pop one request and mark the worker busy, atomically. KEYS: queue, busy key;
-# ARGV: busy TTL (ms), queue kind.
-_POP = """
-local data
+# Shared by the scripts: Redis's clock (one for every worker, whatever their
+# machines' clocks say), and putting a dead worker's requests back.
+_LIB = """
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function push_back(queue, kind, entry)
+  local sep = string.find(entry, '\\n', 1, true)
+  local score, data = string.sub(entry, 1, sep - 1), string.sub(entry, sep + 1)
+  if kind == 'zset' then
+    redis.call('ZADD', queue, score, data)
+  elseif kind == 'fifo' then
+    redis.call('RPUSH', queue, data)
+  else
+    redis.call('LPUSH', queue, data)
+  end
+end
+local function qlen(queue, kind)
+  if kind == 'zset' then return redis.call('ZCARD', queue) end
+  return redis.call('LLEN', queue)
+end
+local function requeue_all(pkey, queue, kind)
+  local entries = redis.call('HVALS', pkey)
+  for _, entry in ipairs(entries) do push_back(queue, kind, entry) end
+  redis.call('DEL', pkey)
+  return #entries
+end
+-- Workers whose entry expired are dead: their requests go back to the queue.
+local function reap(workers, busy, queue, kind, prefix, now)
+  local n = 0
+  for _, w in ipairs(redis.call('ZRANGEBYSCORE', workers, '-inf', now)) do
+    n = n + requeue_all(prefix .. ':processing:' .. w, queue, kind)
+    redis.call('ZREM', workers, w)
+    redis.call('ZREM', busy, w)
+  end
+  return n
+end
+"""
+
+# KEYS: workers, busy, queue, dupefilter, claims, hashes, totals
+# ARGV: worker, ttl ms, queue kind, prefix, persist
+_JOIN = (
+    _LIB
+    + """
+local now = now_ms()
+local requeued = reap(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[4], now)
+local fresh = 0
+if redis.call('ZCARD', KEYS[1]) == 0 and qlen(KEYS[3], ARGV[3]) == 0 then
+  -- An empty, drained cluster: a new run, whatever a crashed one left.
+  if ARGV[5] ~= '1' then redis.call('DEL', KEYS[4], KEYS[5], KEYS[6], KEYS[7]) end
+  fresh = 1
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+return {fresh, requeued}
+"""
+)
+
+# KEYS: queue, workers, busy, processing, seq, sites version
+# ARGV: ttl ms, queue kind, worker
+_POP = (
+    _LIB
+    + """
+local data, score
 if ARGV[2] == 'zset' then
-    data = redis.call('ZRANGE', KEYS[1], 0, 0)[1]
-    if data then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0) end
+  local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  data, score = top[1], top[2]
+  if data then redis.call('ZREM', KEYS[1], data) end
 elseif ARGV[2] == 'fifo' then
-    data = redis.call('RPOP', KEYS[1])
+  data = redis.call('RPOP', KEYS[1])
 else
-    data = redis.call('LPOP', KEYS[1])
+  data = redis.call('LPOP', KEYS[1])
 end
 if not data then return false end
-redis.call('SET', KEYS[2], '1', 'PX', ARGV[1])
-return data
+local now = now_ms()
+local id = redis.call('INCR', KEYS[5])
+redis.call('HSET', KEYS[4], id, (score or '0') .. '\\n' .. data)
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]), ARGV[3])
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), ARGV[3])
+return {id, data, redis.call('GET', KEYS[6]) or '0'}
 """
+)
+
+# KEYS: workers, busy, queue; ARGV: worker, ttl ms, queue kind, prefix, busy
+# Returns: queue length, other workers busy, other workers alive, requeued.
+_TICK = (
+    _LIB
+    + """
+local now = now_ms()
+local requeued = reap(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[4], now)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+if ARGV[5] == '1' then
+  redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+else
+  redis.call('ZREM', KEYS[2], ARGV[1])
+end
+local busy = redis.call('ZCOUNT', KEYS[2], '(' .. now, '+inf')
+if ARGV[5] == '1' then busy = busy - 1 end
+return {qlen(KEYS[3], ARGV[3]), busy, redis.call('ZCARD', KEYS[1]) - 1, requeued}
+"""
+)
+
+# KEYS: processing, queue; ARGV: id, queue kind
+_REQUEUE = (
+    _LIB
+    + """
+local entry = redis.call('HGET', KEYS[1], ARGV[1])
+if not entry then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+push_back(KEYS[2], ARGV[2], entry)
+return 1
+"""
+)
+
+# KEYS: workers, busy, queue, processing, dupefilter, claims, hashes
+# ARGV: worker, queue kind, persist
+# Returns: requests put back, other workers alive, whether the run was cleared.
+_LEAVE = (
+    _LIB
+    + """
+local back = requeue_all(KEYS[4], KEYS[3], ARGV[2])
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+local others = redis.call('ZCOUNT', KEYS[1], '(' .. now_ms(), '+inf')
+local cleared = 0
+if others == 0 and qlen(KEYS[3], ARGV[2]) == 0 and ARGV[3] ~= '1' then
+  redis.call('DEL', KEYS[5], KEYS[6], KEYS[7])
+  cleared = 1
+end
+return {back, others, cleared}
+"""
+)
+
+# KEYS: claims, hashes, totals, dead; ARGV: url, content hash, url keys...
+_CLAIM = """
+for i = 3, #ARGV do
+  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then return 'duplicate_url' end
+end
+if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then
+  return 'duplicate_content'
+end
+for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
+if ARGV[2] ~= '' then redis.call('SADD', KEYS[2], ARGV[2]) end
+redis.call('HINCRBY', KEYS[3], 'items', 1)
+redis.call('HDEL', KEYS[4], ARGV[1])
+return ''
+"""
+
+# KEYS: leases, next start; ARGV: token, limit, interval ms, lease ttl ms
+# Returns 0 (leased) or the milliseconds to wait before asking again.
+_ACQUIRE = (
+    _LIB
+    + """
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
+if nxt > now then return math.max(1, math.ceil(nxt - now)) end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return -1 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[4]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[4]))
+local interval = tonumber(ARGV[3])
+if interval > 0 then
+  redis.call('SET', KEYS[2], now + interval, 'PX', interval + 1000)
+end
+return 0
+"""
+)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class Keys:
+    """The Redis keys of one spider's cluster."""
+
+    def __init__(self, spider_name: str) -> None:
+        self.spider = spider_name
+        self.prefix = f"{spider_name}:cluster"
+        p = self.prefix
+        self.workers = f"{p}:workers"
+        self.busy = f"{p}:busy"
+        self.seq = f"{p}:seq"
+        self.claims = f"{p}:claims"
+        self.hashes = f"{p}:hashes"
+        self.totals = f"{p}:totals"
+        self.dead = f"{p}:dead"
+        self.seeds = f"{p}:seeds"
+        self.sites = f"{p}:sites"
+        self.sites_version = f"{p}:sites:version"
+
+    def processing(self, worker: str) -> str:
+        return f"{self.prefix}:processing:{worker}"
+
+    def host(self, host: str) -> tuple[str, str]:
+        """The lease set and the next-start key of a host."""
+        return f"{self.prefix}:leases:{host}", f"{self.prefix}:next:{host}"
 
 
 class Cluster:
@@ -120,20 +350,34 @@ class Cluster:
         settings.set("DUPEFILTER_CLASS", DUPEFILTER, priority="addon")
         settings.set("REDIS_URL", url, priority="addon")
         settings["EXTENSIONS"][EXTENSION] = EXTENSION_ORDER
+        settings["ITEM_PIPELINES"][PIPELINE] = PIPELINE_ORDER
+
+
+def cluster_of(crawler: Crawler) -> Scheduler | None:
+    """The crawler's cluster scheduler, or ``None`` outside a cluster."""
+    engine = crawler.engine
+    scheduler = engine.scheduler if engine is not None else None
+    return scheduler if isinstance(scheduler, Scheduler) else None
 
 
 class Scheduler(RedisScheduler):  # type: ignore[misc]
-    """scrapy-redis's scheduler, adapted to Scrapy 2.19 and to several workers.
+    """scrapy-redis's scheduler, made a reliable queue shared by many workers.
 
     Differences: it is built from the crawler only (no ``from_settings``), always
-    with the Redis dupefilter; it pops a request and marks its worker busy in one
-    Lua call; and on close it clears the shared queue and dupefilter only when no
-    other worker is alive.
+    with the Redis dupefilter; popping a request moves it to the worker's
+    ``processing`` hash; the engine's end of a request acknowledges it; and the
+    shared keys are cleared only by the last worker of a drained cluster.
     """
 
     crawler: Crawler
+    server: redis.Redis
     worker: str
     last_active: float
+    keys: Keys
+    queue_kind: str
+    gate: HostGate
+    sites_version: bytes
+    ttl_ms: int
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -170,10 +414,22 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
         instance = cls(server=server, **kwargs)
         instance.stats = crawler.stats
         instance.crawler = crawler
-        instance.ttl = settings.getfloat("NEWSCRAWL_CLUSTER_TTL", 30.0)
+        instance.ttl_ms = int(settings.getfloat("NEWSCRAWL_CLUSTER_TTL", 30.0) * 1000)
         instance.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         instance.last_active = 0.0
-        instance._pop = server.register_script(_POP)
+        instance.sites_version = b""
+        instance._scripts = {
+            name: server.register_script(source)
+            for name, source in {
+                "join": _JOIN,
+                "pop": _POP,
+                "tick": _TICK,
+                "requeue": _REQUEUE,
+                "leave": _LEAVE,
+                "claim": _CLAIM,
+                "acquire": _ACQUIRE,
+            }.items()
+        }
         return instance
 
     def open(self, spider: Spider) -> None:
@@ -184,10 +440,7 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
         )
 
         super().open(spider)
-        prefix = f"{spider.name}:cluster"
-        self.prefix = prefix
-        self.busy_key = f"{prefix}:busy:{self.worker}"
-        self.alive_key = f"{prefix}:alive:{self.worker}"
+        self.keys = Keys(spider.name)
         if isinstance(self.queue, PriorityQueue):
             self.queue_kind = "zset"
         elif isinstance(self.queue, FifoQueue):
@@ -196,78 +449,358 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
             self.queue_kind = "lifo"
         else:
             raise TypeError(f"unsupported scheduler queue {self.queue_cls!r}")
-        self.refresh(busy=False)
-        logger.info("Cluster worker %s joined (queue %s)", self.worker, self.queue.key)
+        self.gate = HostGate(self)
+        self.joined = False
+        self._watch_engine()
 
-    # Membership.
+    def join(self) -> None:
+        """Enter the cluster: from now on this worker takes requests.
 
-    def refresh(self, *, busy: bool) -> None:
-        """Keep this worker's ``alive`` key (and ``busy`` key, if busy) alive."""
-        ms = int(self.ttl * 1000)
-        pipe = self.server.pipeline(transaction=False)
-        pipe.set(self.alive_key, "1", px=ms)
-        if busy:
-            pipe.set(self.busy_key, "1", px=ms)
-        pipe.execute()
+        Called when the worker is ready (after the extraction warm-up), so that a
+        worker counts as joined only once it can work; the first worker of an
+        empty, drained cluster starts a new run (a fresh seen-set).
+        """
+        if self.joined:
+            return
+        self.joined = True
+        fresh, requeued = self._scripts["join"](
+            keys=[
+                self.keys.workers,
+                self.keys.busy,
+                self.queue.key,
+                self.df.key,
+                self.keys.claims,
+                self.keys.hashes,
+                self.keys.totals,
+            ],
+            args=[
+                self.worker,
+                self.ttl_ms,
+                self.queue_kind,
+                self.keys.prefix,
+                int(self.persist),
+            ],
+        )
+        self._count("requeued", requeued)
+        logger.info(
+            "Cluster worker %s joined %s (queue %s: %d requests%s)",
+            self.worker,
+            "a new run" if fresh else "a running crawl",
+            self.queue.key,
+            len(self.queue),
+            f", {requeued} put back from dead workers" if requeued else "",
+        )
+        self._sync_sites(self.spider)
 
-    def set_idle(self) -> None:
-        self.server.delete(self.busy_key)
+    def _watch_engine(self) -> None:
+        """Acknowledge each request when the engine is done with it.
 
-    def others(self, kind: str) -> list[str]:
-        """The other workers with a live ``kind`` (``busy``/``alive``) key."""
-        own = f"{self.prefix}:{kind}:{self.worker}"
-        return [
-            key.decode() if isinstance(key, bytes) else key
-            for key in self.server.scan_iter(match=f"{self.prefix}:{kind}:*")
-            if (key.decode() if isinstance(key, bytes) else key) != own
-        ]
+        Scrapy has no signal for "request fully handled" (downloaded, callback
+        output through the pipelines and scheduled). The engine slot's
+        ``remove_request`` is exactly that moment, for every request taken from
+        the scheduler, redirects and failures included.
+        """
+        slot: Any = getattr(self.crawler.engine, "_slot", None)
+        if slot is None:
+            raise RuntimeError("the engine has no slot: cannot acknowledge requests")
+        remove = slot.remove_request
+
+        def remove_request(request: Request) -> None:
+            try:
+                remove(request)
+            finally:
+                self.done(request)
+
+        slot.remove_request = remove_request
+
+    def _count(self, key: str, value: int = 1) -> None:
+        if self.stats and value:
+            self.stats.inc_value(f"newscrawl/cluster/{key}", value)
+
+    # Sites a seed command allowed (the news spider stays on its seeds' sites).
+
+    def _sync_sites(self, spider: Spider) -> None:
+        allow = getattr(spider, "allow_urls", None)
+        version = cast("bytes", self.server.get(self.keys.sites_version) or b"0")
+        if allow is None or version == self.sites_version:
+            return
+        self.sites_version = version
+        allow([_text(url) for url in self.server.smembers(self.keys.sites)])
 
     # The scheduler interface.
 
     def next_request(self) -> Request | None:
-        data = self._pop(
-            keys=[self.queue.key, self.busy_key],
-            args=[int(self.ttl * 1000), self.queue_kind],
-        )
-        if data is None:
+        self.join()  # without ClusterIdle, at the first request
+        try:
+            result = self._scripts["pop"](
+                keys=[
+                    self.queue.key,
+                    self.keys.workers,
+                    self.keys.busy,
+                    self.keys.processing(self.worker),
+                    self.keys.seq,
+                    self.keys.sites_version,
+                ],
+                args=[self.ttl_ms, self.queue_kind, self.worker],
+            )
+        except RedisError as exc:  # retried at the next call
+            logger.warning("Cannot take a request from the cluster queue: %s", exc)
+            self._count("redis_errors")
             return None
+        if not result:
+            return None
+        ack, data, version = result
         self.last_active = time.monotonic()
+        if version != self.sites_version:
+            self._sync_sites(self.spider)
         request: Request = self.queue._decode_request(data)
-        if self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis")
+        request.meta[ACK] = int(ack)
+        self._count("dequeued")
         return request
 
     def enqueue_request(self, request: Request) -> bool:
+        # A redirect or a callback may copy the meta of the request it came from:
+        # the copy is a new request, with an acknowledgement of its own.
+        request.meta.pop(ACK, None)
         if not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
-        if self.stats:
-            self.stats.inc_value("scheduler/enqueued/redis")
+        self._count("enqueued")
         self.queue.push(request)
         return True
 
-    def close(self, reason: str) -> None:
-        self.server.delete(self.busy_key, self.alive_key)
-        others = self.others("alive")
-        if not self.persist and not others:
-            self.flush()
-            logger.info("Cluster worker %s left last: queue cleared", self.worker)
+    def done(self, request: Request) -> None:
+        """The engine is done with ``request``: acknowledge it, or put it back."""
+        from newscrawl.persistence import FAILED  # noqa: PLC0415
+
+        ack = request.meta.pop(ACK, None)
+        if ack is None:
+            return
+        processing = self.keys.processing(self.worker)
+        reason = request.meta.get(FAILED) or request.meta.get(REASON)
+        try:
+            if reason == "shutdown":
+                # Aborted because this worker is stopping: another one takes it.
+                self._scripts["requeue"](
+                    keys=[processing, self.queue.key], args=[ack, self.queue_kind]
+                )
+                self._count("requeued")
+                return
+            pipe = self.server.pipeline(transaction=True)
+            pipe.hdel(processing, ack)
+            if request.meta.get(FAILED):
+                pipe.hset(
+                    self.keys.dead,
+                    request.url,
+                    json.dumps(
+                        {
+                            "reason": request.meta[FAILED],
+                            "worker": self.worker,
+                            "at": time.time(),
+                        }
+                    ),
+                )
+                self._count("dead_letters")
+            pipe.execute()
+        except RedisError as exc:  # delivered again, at worst
+            logger.warning("Cannot acknowledge %s: %s", request.url, exc)
+            self._count("redis_errors")
         else:
-            logger.info(
-                "Cluster worker %s left (%d other workers alive)",
+            self._count("acked")
+
+    # Membership.
+
+    def tick(self, *, busy: bool) -> tuple[int, int, int]:
+        """Refresh this worker's entries, put dead workers' requests back.
+
+        Returns the queue's length, the other workers busy and those alive.
+        """
+        queued, others_busy, alive, requeued = self._scripts["tick"](
+            keys=[self.keys.workers, self.keys.busy, self.queue.key],
+            args=[
                 self.worker,
-                len(others),
+                self.ttl_ms,
+                self.queue_kind,
+                self.keys.prefix,
+                int(busy),
+            ],
+        )
+        if requeued:
+            logger.warning(
+                "Cluster: %d requests of dead workers put back in the queue", requeued
             )
+            self._count("requeued", requeued)
+        return int(queued), int(others_busy), int(alive)
+
+    def take_seeds(self, limit: int = SEEDS_PER_POLL) -> list[dict[str, str]]:
+        """Seeds pushed by ``newscrawl seed``, taken by this worker."""
+        raw: Any = self.server.lpop(self.keys.seeds, limit)
+        seeds = []
+        for value in raw or ():
+            try:
+                seed = json.loads(value)
+            except ValueError:
+                logger.warning("Cluster: not a seed, ignored: %r", value[:200])
+                continue
+            if isinstance(seed, dict) and seed.get("kind") in SEED_KINDS:
+                seeds.append(seed)
+        return seeds
+
+    def add_totals(self, deltas: dict[str, int]) -> dict[str, int]:
+        """Add this worker's counts to the run's totals; return the totals."""
+        pipe = self.server.pipeline(transaction=True)
+        for name, delta in deltas.items():
+            if delta:
+                pipe.hincrby(self.keys.totals, name, delta)
+        pipe.hgetall(self.keys.totals)
+        totals = cast("dict[bytes, bytes]", pipe.execute()[-1])
+        return {_text(k): int(v) for k, v in totals.items()}
+
+    def close(self, reason: str) -> None:
+        try:
+            back, others, cleared = self._scripts["leave"](
+                keys=[
+                    self.keys.workers,
+                    self.keys.busy,
+                    self.queue.key,
+                    self.keys.processing(self.worker),
+                    self.df.key,
+                    self.keys.claims,
+                    self.keys.hashes,
+                ],
+                args=[self.worker, self.queue_kind, int(self.persist)],
+            )
+        except RedisError as exc:  # the TTL reaps us instead
+            logger.warning("Cannot leave the cluster cleanly: %s", exc)
+            return
+        logger.info(
+            "Cluster worker %s left (%s; %d other workers alive%s)",
+            self.worker,
+            reason,
+            others,
+            ", run cleared" if cleared else "",
+        )
+        if back:
+            logger.warning("Cluster: %d unfinished requests put back", back)
+
+
+class HostGate:
+    """Per-host limits that hold for the whole cluster, not per worker.
+
+    Before a download starts, the worker takes a lease on the host in Redis: at
+    most ``CONCURRENT_REQUESTS_PER_DOMAIN`` leases at once, and two leases at
+    least the host's current delay apart (the downloader slot's, which holds
+    ``DOWNLOAD_DELAY``, AutoThrottle and robots.txt ``Crawl-delay``). A lease
+    ends with its download, or expires after ``DOWNLOAD_TIMEOUT`` plus a margin
+    when its worker died.
+    """
+
+    def __init__(self, scheduler: Scheduler) -> None:
+        self.scheduler = scheduler
+        settings = scheduler.crawler.settings
+        self.limit = max(1, settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 8))
+        self.lease_ms = int((settings.getfloat("DOWNLOAD_TIMEOUT", 180) + 30) * 1000)
+
+    def _delay(self, request: Request) -> float:
+        engine = self.scheduler.crawler.engine
+        downloader: Any = getattr(engine, "downloader", None)
+        if downloader is None:
+            return 0.0
+        key = request.meta.get("download_slot") or urlsplit(request.url).hostname
+        slot = downloader.slots.get(key)
+        return float(slot.delay) if slot is not None else 0.0
+
+    async def acquire(self, request: Request, aborted: Any) -> str:
+        """Wait for a lease on the request's host; return its token."""
+        host = urlsplit(request.url).hostname or ""
+        leases, nxt = self.scheduler.keys.host(host)
+        token = uuid.uuid4().hex
+        waited = False
+        while True:
+            if aborted():
+                request.meta[REASON] = "shutdown"
+                raise RequestRefused("shutdown")
+            wait = self.scheduler._scripts["acquire"](
+                keys=[leases, nxt],
+                args=[
+                    token,
+                    self.limit,
+                    int(self._delay(request) * 1000),
+                    self.lease_ms,
+                ],
+            )
+            if wait == 0:
+                if waited:
+                    self.scheduler._count("gate_waits")
+                logger.debug("Lease %s on %s for %s", token[:6], host, request.url)
+                return token
+            waited = True
+            await asyncio.sleep(GATE_POLL if wait < 0 else max(wait / 1000, 0.001))
+
+    def release(self, request: Request, token: str) -> None:
+        host = urlsplit(request.url).hostname or ""
+        leases, _ = self.scheduler.keys.host(host)
+        logger.debug("Lease %s on %s released", token[:6], host)
+        try:
+            self.scheduler.server.zrem(leases, token)
+        except RedisError as exc:  # the lease expires instead
+            logger.warning("Cannot release the lease on %s: %s", host, exc)
+
+
+class ClaimPipeline(_CountingPipeline):
+    """Exports an article only if no worker of the cluster has exported it yet."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        assert crawler.stats is not None
+        super().__init__(crawler.stats)
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        if not crawler.settings.get("NEWSCRAWL_CLUSTER"):
+            raise NotConfigured("not a cluster worker")
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        scheduler = cluster_of(self.crawler)
+        if scheduler is None:
+            return item
+        adapter = ItemAdapter(item)
+        url = adapter.get("url") or ""
+        # 8 bytes a member (the state's 64-bit keys), not the URL: claims cost
+        # Redis memory for every article of the run.
+        keys = sorted(
+            {
+                key_of(u).to_bytes(8, "big", signed=True)
+                for u in (adapter.get("canonical_url"), url)
+                if u
+            }
+        )
+        digest = adapter.get("content_hash") or ""
+        verdict = scheduler._scripts["claim"](
+            keys=[
+                scheduler.keys.claims,
+                scheduler.keys.hashes,
+                scheduler.keys.totals,
+                scheduler.keys.dead,
+            ],
+            args=[url, bytes.fromhex(digest[:16]) if digest else "", *keys],
+        )
+        if verdict:
+            raise self.drop(_text(verdict), url, "exported by the cluster already")
+        return item
 
 
 class ClusterIdle:
-    """Keeps an idle worker open while the cluster may still give it work.
+    """Runs a worker's side of the cluster while it is open.
 
-    A worker whose own engine is idle stays open (``DontCloseSpider``) while the
-    shared queue holds requests or another worker is busy, and closes after
-    ``NEWSCRAWL_CLUSTER_IDLE`` seconds of neither. Every ``NEWSCRAWL_CLUSTER_POLL``
-    seconds it refreshes the worker's keys and, while waiting, wakes the engine
-    (whose own heartbeat is 5 seconds) to take new requests or close in time.
+    Every ``NEWSCRAWL_CLUSTER_POLL`` seconds it refreshes the worker's entries
+    (which puts dead workers' requests back in the queue), takes seeds pushed by
+    ``newscrawl seed`` and, while the engine waits, wakes it (its own heartbeat
+    is 5 seconds) to take new requests or close in time. A worker whose engine is
+    idle stays open (``DontCloseSpider``) while the queue holds requests or
+    another worker is busy, and closes after ``NEWSCRAWL_CLUSTER_IDLE`` seconds
+    of neither.
     """
 
     def __init__(self, crawler: Crawler) -> None:
@@ -281,6 +814,7 @@ class ClusterIdle:
         # it has taken a request from the queue since.
         self.idle_at = -1.0
         self.loop: task.LoopingCall | None = None
+        self.shared: dict[str, int] = {}
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -289,52 +823,154 @@ class ClusterIdle:
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    @property
-    def scheduler(self) -> Scheduler | None:
-        engine = self.crawler.engine
-        scheduler = engine.scheduler if engine is not None else None
-        return scheduler if isinstance(scheduler, Scheduler) else None
-
     def spider_opened(self, spider: Spider) -> None:
+        scheduler = cluster_of(self.crawler)
+        if scheduler is not None:
+            scheduler.join()
         self.loop = task.LoopingCall(self.tick)
-        self.loop.start(self.poll, now=False)
+        self.loop.start(self.poll, now=True)
 
     def spider_closed(self, spider: Spider) -> None:
         if self.loop is not None and self.loop.running:
             self.loop.stop()
 
+    def share_counts(self, scheduler: Scheduler) -> dict[str, int]:
+        """Add what this worker knew since the last call to the run's totals.
+
+        A worker's health is the cluster's: one that exported nothing while the
+        others exported or skipped known articles is not "no articles" (exit 4).
+        """
+        stats = self.crawler.stats
+        assert stats is not None
+        deltas = {}
+        for name, keys in KNOWN_COUNTS.items():
+            value = sum(int(stats.get_value(key, 0)) for key in keys)
+            deltas[name] = value - self.shared.get(name, 0)
+            self.shared[name] = value
+        return scheduler.add_totals(deltas)
+
+    def _busy(self, scheduler: Scheduler) -> bool:
+        return scheduler.last_active > self.idle_at
+
     def tick(self) -> None:
-        scheduler = self.scheduler
+        scheduler = cluster_of(self.crawler)
         engine = self.crawler.engine
         if scheduler is None or engine is None:
             return
-        busy = scheduler.last_active > self.idle_at
         try:
-            scheduler.refresh(busy=busy)
+            scheduler.tick(busy=self._busy(scheduler))
+            self.seed(scheduler)
+            self.share_counts(scheduler)
         except Exception:
-            logger.warning("Cannot refresh the cluster keys", exc_info=True)
+            logger.warning("Cluster poll failed", exc_info=True)
             return
-        if not busy and self.idle_at >= 0:
-            # Scrapy has no public way to wake the engine before its heartbeat.
-            slot = getattr(engine, "_slot", None)
-            if slot is not None:
-                slot.nextcall.schedule()
+        # Other workers fill the shared queue while this engine waits for its
+        # heartbeat (5 s); Scrapy has no public way to wake it sooner.
+        slot = getattr(engine, "_slot", None)
+        if slot is not None:
+            slot.nextcall.schedule()
+
+    def seed(self, scheduler: Scheduler) -> None:
+        """Turn seeds pushed to the cluster into requests, through the dupefilter."""
+        spider = self.crawler.spider
+        make = getattr(spider, "seed_requests", None)
+        engine = self.crawler.engine
+        if make is None or engine is None:
+            return
+        seeds = scheduler.take_seeds()
+        if not seeds:
+            return
+        scheduler._sync_sites(scheduler.spider)
+        for seed in seeds:
+            for request in make(seed["kind"], seed["url"]):
+                engine.crawl(request)
+        scheduler._count("seeds", len(seeds))
+        logger.info("Cluster: took %d seeds", len(seeds))
 
     def spider_idle(self, spider: Spider) -> None:
-        scheduler = self.scheduler
+        scheduler = cluster_of(self.crawler)
         if scheduler is None:
             return
         now = time.monotonic()
         self.idle_at = now
-        scheduler.set_idle()
-        if len(scheduler.queue) or scheduler.others("busy"):
+        queued, others_busy, _ = scheduler.tick(busy=False)
+        if queued or others_busy or scheduler.server.llen(scheduler.keys.seeds):
             self.quiet_since = None
             raise DontCloseSpider
         if self.quiet_since is None or self.quiet_since < scheduler.last_active:
             self.quiet_since = now
         if now - self.quiet_since < self.idle_after:
             raise DontCloseSpider
+        totals = self.share_counts(scheduler)
+        assert self.crawler.stats is not None
+        for name, value in totals.items():
+            self.crawler.stats.set_value(f"newscrawl/cluster/{name}_total", value)
         logger.info(
             "Cluster drained for %.1fs and no worker busy: closing",
             now - self.quiet_since,
         )
+
+
+def connect(url: str) -> redis.Redis:
+    """A Redis client for the cluster at ``url``."""
+    import redis as redis_py  # noqa: PLC0415
+
+    client = redis_py.Redis.from_url(url)
+    client.ping()
+    return client
+
+
+def push_seeds(
+    client: redis.Redis, spider: str, seeds: Iterable[tuple[str, str]]
+) -> int:
+    """Queue ``(kind, url)`` seeds for the cluster's workers; return how many.
+
+    The seeds' sites are allowed first, so that a worker taking a request found
+    from a seed already knows the site is in scope.
+    """
+    keys = Keys(spider)
+    values = []
+    urls = []
+    for kind, url in seeds:
+        if kind not in SEED_KINDS:
+            raise ValueError(f"unknown seed kind {kind!r} (one of {SEED_KINDS})")
+        values.append(json.dumps({"kind": kind, "url": url}))
+        urls.append(url)
+    if not values:
+        return 0
+    pipe = client.pipeline(transaction=True)
+    pipe.sadd(keys.sites, *urls)
+    pipe.incr(keys.sites_version)
+    pipe.rpush(keys.seeds, *values)
+    pipe.execute()
+    return len(values)
+
+
+def status(
+    client: redis.Redis, spider: str, queue_key: str | None = None
+) -> dict[str, Any]:
+    """What the cluster of ``spider`` is doing: workers, queue, dead letters."""
+    keys = Keys(spider)
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000  # Redis's clock, as the workers use
+    entries = cast(
+        "list[tuple[bytes, float]]", client.zrange(keys.workers, 0, -1, withscores=True)
+    )
+    queue = queue_key or f"{spider}:requests"
+    kind = _text(cast("bytes", client.type(queue)))
+    queued = client.zcard(queue) if kind == "zset" else client.llen(queue)
+    dead = cast("dict[bytes, bytes]", client.hgetall(keys.dead))
+    return {
+        "workers": {
+            _text(worker): {
+                "alive": expiry > now_ms,
+                "processing": client.hlen(keys.processing(_text(worker))),
+            }
+            for worker, expiry in entries
+        },
+        "queued": int(queued),
+        "seeds": int(client.llen(keys.seeds)),
+        "seen": int(client.scard(f"{spider}:dupefilter")),
+        "exported": int(cast("bytes", client.hget(keys.totals, "items")) or 0),
+        "dead": {_text(url): json.loads(value) for url, value in dead.items()},
+    }

@@ -1,7 +1,8 @@
 """HTTP downloads that a stopping crawl aborts at once instead of waiting out.
 
 It also refuses, at the moment a download would start, requests to a host that
-was cooled down after they were queued (:class:`newscrawl.resilience.HostPolicy`).
+was cooled down after they were queued (:class:`newscrawl.resilience.HostPolicy`),
+and, in a cluster, waits for the host's lease (:class:`newscrawl.cluster.HostGate`).
 
 When a crawl closes (SIGTERM, a timeout, an output error), Scrapy waits for the
 downloads in flight, each up to ``DOWNLOAD_TIMEOUT``: a server that holds
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from twisted.internet import task
 
+from newscrawl.cluster import cluster_of
 from newscrawl.failures import REASON, RequestRefused
 from newscrawl.resilience import HostPolicy
 
@@ -62,6 +64,12 @@ class AbortableHTTPDownloadHandler(HTTP11DownloadHandler):
             raise RequestRefused("host_cooled_down", policy.key(request))
         if not self._watch.running:
             self._watch.start(CHECK_EVERY, now=False)
+        cluster = cluster_of(self._crawler)
+        # In a cluster, the host's limits hold for all workers together.
+        # "is not None": the scheduler's len() is the queue's, often 0.
+        token = None
+        if cluster is not None:
+            token = await cluster.gate.acquire(request, self._closing)
         future = asyncio.ensure_future(super().download_request(request))
         self._inflight[future] = request
         try:
@@ -72,6 +80,11 @@ class AbortableHTTPDownloadHandler(HTTP11DownloadHandler):
             raise
         finally:
             self._inflight.pop(future, None)
+            if cluster is not None and token is not None:
+                cluster.gate.release(request, token)
+
+    def _closing(self) -> bool:
+        return self._aborted or engine_closing(self._crawler)
 
     def _check(self) -> None:
         if self._aborted or not engine_closing(self._crawler):

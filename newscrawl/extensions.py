@@ -77,6 +77,8 @@ def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str
         "field_sources": _group(stats, "newscrawl/extract/"),
         "parser_versions": _group(stats, "newscrawl/parser/"),
         "rule_usage": _group(stats, "parser/"),
+        # A cluster worker's share of the run: the cluster's totals and its own.
+        "cluster": _group(stats, "newscrawl/cluster/"),
     }
 
 
@@ -140,7 +142,15 @@ def health(
     unchanged = report["dropped"].get("unchanged", 0) + report["dropped"].get(
         "too_old", 0
     )
-    if report["items"] == 0 and unchanged == 0 and not report["known_skipped"]:
+    # A cluster worker may export nothing while the others export everything.
+    cluster = report.get("cluster", {})
+    cluster_known = cluster.get("items_total", 0) + cluster.get("known_total", 0)
+    if (
+        report["items"] == 0
+        and unchanged == 0
+        and not report["known_skipped"]
+        and not cluster_known
+    ):
         problems.append("no articles exported and none known")
         return ExitCode.NO_ARTICLES, problems
     for site, coverage in report["coverage"].items():

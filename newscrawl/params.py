@@ -208,6 +208,9 @@ class NewsParams:
     #: The start URLs are articles: export them whatever the page test says.
     seeds_are_articles: bool = False
 
+    #: A cluster worker may start with no seeds: ``newscrawl seed`` gives them.
+    CLUSTER_SEEDS = True
+
     KNOWN = frozenset(
         {
             "url",
@@ -224,13 +227,14 @@ class NewsParams:
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:
+        cluster = bool(kwargs.pop("_cluster", False))
         _check_known(cls.KNOWN, kwargs)
         urls = _start_urls(kwargs)
         feeds = _urls("feed", str(kwargs["feed"])) if kwargs.get("feed") else []
         sitemaps = (
             _urls("sitemap", str(kwargs["sitemap"])) if kwargs.get("sitemap") else []
         )
-        if not (urls or feeds or sitemaps):
+        if not (urls or feeds or sitemaps or cluster):
             raise ArgumentError(
                 "url", "give at least one of url, urls_file, feed, sitemap"
             )

@@ -37,7 +37,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
 from newscrawl.failures import GONE, NOT_ATTEMPTS, is_final
-from newscrawl.feeds import PART_SUFFIX
+from newscrawl.feeds import PART_SUFFIX, is_open_as, try_lock
 from newscrawl.state import Pending
 from newscrawl.state.sqlite import SQLiteState, now_minutes
 
@@ -95,33 +95,46 @@ def feed_dirs_from(feeds: dict[Any, Any], spider_name: str) -> list[Path]:
 
 
 def recover_parts(directory: Path, state: CrawlState | None) -> list[dict[str, Any]]:
-    """Finalise the ``.part`` feeds an unfinished run left in ``directory``."""
+    """Finalise the ``.part`` feeds an unfinished run left in ``directory``.
+
+    A ``.part`` whose ``flock`` a live process holds (a concurrent worker still
+    writing it, or another run recovering it) is skipped.
+    """
     recovered = []
     for part in sorted(directory.glob(f"*{PART_SUFFIX}")):
         final = part.with_name(part.name.removesuffix(PART_SUFFIX))
-        data = part.read_bytes()
-        keep = data[: data.rfind(b"\n") + 1]  # a torn last line is cut
-        items = 0
-        for line in keep.splitlines():
-            try:
-                item = json.loads(line)
-            except ValueError:
+        try:
+            fh = part.open("r+b")
+        except FileNotFoundError:
+            continue  # finalised by its writer since the listing
+        with fh:  # closing it drops the lock, after the rename
+            if not try_lock(fh.fileno()):
+                logger.info("Skipping %s: locked by a running process", part)
                 continue
-            items += 1
-            if state is not None and isinstance(item, dict) and item.get("url"):
-                state.mark_written(
-                    item["url"],
-                    str(item.get("content_hash") or "0" * 16),
-                    int(item.get("revision") or 1),
-                    _minutes(item.get("modified")),
-                )
-        with part.open("r+b") as fh:
+            if not is_open_as(fh.fileno(), part):
+                continue  # finalised or recovered between the open and the lock
+            data = fh.read()
+            keep = data[: data.rfind(b"\n") + 1]  # a torn last line is cut
+            items = 0
+            for line in keep.splitlines():
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    continue
+                items += 1
+                if state is not None and isinstance(item, dict) and item.get("url"):
+                    state.mark_written(
+                        item["url"],
+                        str(item.get("content_hash") or "0" * 16),
+                        int(item.get("revision") or 1),
+                        _minutes(item.get("modified")),
+                    )
             fh.truncate(len(keep))
             fh.flush()
             os.fsync(fh.fileno())
-        if state is not None:
-            state.commit()  # the marks first: then the file may take its final name
-        part.replace(final)
+            if state is not None:
+                state.commit()  # the marks first: then the file may take its final name
+            part.replace(final)
         report = final.with_name(final.stem + ".report.json")
         report.write_text(
             json.dumps(
@@ -237,10 +250,9 @@ class CrawlStateExtension:
             self.last_commit = time.monotonic()
 
     def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
-        if self.state is None:
-            return
-        # The line must reach the file before the state says the URL is done.
-        if not self._flush_feeds():
+        # The line must reach the file before the state says the URL is done, and
+        # before a cluster worker acknowledges the request (kill -9 loses no line).
+        if not self._flush_feeds() or self.state is None:
             return
         adapter = ItemAdapter(item)
         self.state.mark_written(

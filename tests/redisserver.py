@@ -7,7 +7,7 @@ import shutil
 import socket
 import subprocess
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -71,3 +71,17 @@ def redis_server(directory: Path, timeout: float = 10.0) -> Iterator[str]:
         process.kill()
         process.wait(timeout=10)
         log.close()
+
+
+def private_redis(tmp_path_factory: Any, *modules: str) -> Iterator[str]:
+    """A module fixture's body: a private server, or a skip saying what is missing."""
+    import pytest
+
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    for module in modules:
+        pytest.importorskip(
+            module, reason=f"{module} is not installed (pip install -e .)"
+        )
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url

@@ -14,7 +14,7 @@ import pytest
 from newscrawl.state import FailureRecord, Pending, Seen, hash64
 from newscrawl.state.sqlite import SQLiteState
 
-from .redisserver import REDIS_SERVER, redis_server
+from .redisserver import private_redis
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -29,13 +29,7 @@ URL = "https://news.example.com/2024/05/01/story"
 
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    pytest.importorskip(
-        "redis", reason="the redis package is not installed (pip install 'redis>=5,<9')"
-    )
-    with redis_server(tmp_path_factory.mktemp("redis")) as url:
-        yield url
+    yield from private_redis(tmp_path_factory, "redis")
 
 
 class Opener:

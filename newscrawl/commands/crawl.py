@@ -5,6 +5,12 @@
 - A second run of the same spider while one is active exits at once (75); the lock
   is an ``flock`` on ``<state dir>/<spider>.lock``, released by the kernel when its
   holder dies, so a crashed run's lock is simply taken over.
+- In cluster mode (setting ``NEWSCRAWL_CLUSTER`` non-empty, see
+  :mod:`newscrawl.cluster`) no run lock is taken: many workers of one crawl run at
+  once by design, and Redis coordinates them. They may share an output directory
+  (:mod:`newscrawl.feeds` creates and locks each ``.part`` exclusively) but not a
+  SQLite state, which is not made for concurrent writers: give each worker its
+  own ``NEWSCRAWL_STATE_DIR``, or use a Redis ``NEWSCRAWL_STATE``.
 - An output or state directory that cannot be written is reported at once (73),
   before anything is crawled.
 - The exit code is the run's health as judged by the crawl report
@@ -53,10 +59,23 @@ def unwritable_output(settings: BaseSettings, spider: str) -> str | None:
     return None
 
 
+def run_lock(settings: BaseSettings, spider: str) -> RunLock | None:
+    """The lock one run of ``spider`` must hold, or ``None`` in cluster mode."""
+    if settings.get("NEWSCRAWL_CLUSTER"):
+        return None
+    directory = Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
+    return RunLock(directory / f"{spider}.lock")
+
+
 class Command(ScrapyCrawlCommand):
     """Scrapy's ``crawl``, plus early validation of ``-a`` spider arguments."""
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if self.crawler_process is not None and self.crawler_process.settings.get(
+            "NEWSCRAWL_CLUSTER"
+        ):
+            # A cluster worker's seeds may all come from Redis (newscrawl seed).
+            opts.spargs.setdefault("_cluster", "1")
         if len(args) == 1 and self.crawler_process is not None:
             spidercls = self.crawler_process.spider_loader.load(args[0])
             check: Callable[..., object] | None = getattr(
@@ -74,11 +93,8 @@ class Command(ScrapyCrawlCommand):
             sys.stderr.write(f"cannot write the output: {unwritable}\n")
             self.exitcode = int(ExitCode.OUTPUT)
             return
-        lock = RunLock(
-            Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
-            / f"{args[0]}.lock"
-        )
-        if not lock.acquire():
+        lock = run_lock(settings, args[0])
+        if lock is not None and not lock.acquire():
             sys.stderr.write(
                 f"another run of {args[0]!r} is active (pid {lock.holder() or '?'},"
                 f" lock {lock.path}); exiting\n"
@@ -95,4 +111,5 @@ class Command(ScrapyCrawlCommand):
             else:
                 self.exitcode = getattr(crawler, "newscrawl_exit_code", 0)
         finally:
-            lock.release()
+            if lock is not None:
+                lock.release()

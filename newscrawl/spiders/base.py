@@ -41,11 +41,16 @@ class NewscrawlSpider(scrapy.Spider):
 
     @classmethod
     def check_arguments(cls, **kwargs: Any) -> Any:
-        """Validate ``-a`` arguments; raise ``ArgumentError`` naming a bad one."""
+        """Validate ``-a`` arguments; raise ``ArgumentError`` naming a bad one.
+
+        ``_cluster`` (set for cluster workers) lets a spider start without seeds
+        of its own: they come from the cluster (``newscrawl seed``).
+        """
         # Underscore arguments come from tools (scrapyd's _job), not from users.
-        return cls.params_class.from_spider_kwargs(
-            **{k: v for k, v in kwargs.items() if not k.startswith("_")}
-        )
+        params = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        if kwargs.get("_cluster") and getattr(cls.params_class, "CLUSTER_SEEDS", False):
+            params["_cluster"] = True
+        return cls.params_class.from_spider_kwargs(**params)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Validate first: a bad argument must stop the run before any request.
@@ -58,6 +63,8 @@ class NewscrawlSpider(scrapy.Spider):
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
+        if crawler.settings.get("NEWSCRAWL_CLUSTER"):
+            kwargs.setdefault("_cluster", "1")
         spider = super().from_crawler(crawler, *args, **kwargs)
         replay = getattr(spider.params, "replay", ())
         if replay:
@@ -200,6 +207,21 @@ class NewscrawlSpider(scrapy.Spider):
     def is_allowed(self, url: str) -> bool:
         """Whether ``url`` is on the crawl's site(s); spiders define it."""
         raise NotImplementedError
+
+    def page_request(self, url: str) -> scrapy.Request:
+        """The request for a start page given by URL; spiders define it."""
+        raise NotImplementedError
+
+    def allow_urls(self, urls: Iterable[str]) -> None:
+        """Bring the sites of ``urls`` (seeds given to the cluster) into scope."""
+
+    def seed_requests(self, kind: str, url: str) -> list[scrapy.Request]:
+        """The requests for a seed pushed to the cluster (``newscrawl seed``)."""
+        if kind == "feed":
+            return [self.listing_request(url, self.parse_feed)]
+        if kind == "sitemap":
+            return [self.listing_request(url, self.parse_sitemap)]
+        return [self.page_request(url)]
 
     def entry_rejected(self, url: str) -> str | None:
         """Why a sitemap or feed entry is not requested, or ``None``."""

@@ -23,7 +23,7 @@ from newscrawl.spiders.base import HOPS, NewscrawlSpider
 from newscrawl.worker import analyse_page, in_worker, links
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Iterable
 
     from scrapy.http import Response
 
@@ -59,6 +59,22 @@ class EuronewsSpider(NewscrawlSpider):
             return True
         return any(host == d or host.endswith(f".{d}") for d in V1.domains)
 
+    def allow_urls(self, urls: Iterable[str]) -> None:
+        # Only for links: Scrapy's offsite filter still knows only the hosts of
+        # the worker's own start URLs and euronews.com.
+        self.allowed_hosts = self.allowed_hosts | {
+            h for u in urls if (h := urlsplit(u).hostname)
+        }
+
+    def page_request(self, url: str) -> scrapy.Request:
+        # dont_filter stays False: a start page reached again through a related
+        # link must not be fetched twice.
+        if is_article_url(url):
+            return scrapy.Request(
+                url, callback=self.parse_article, errback=self.on_error, meta={HOPS: 0}
+            )
+        return scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
+
     def entry_rejected(self, url: str) -> str | None:
         return None if is_article_url(url) else "not_article"
 
@@ -92,19 +108,7 @@ class EuronewsSpider(NewscrawlSpider):
                 yield request
             return
         for url in self.start_urls_():
-            # dont_filter stays False: a start page reached again through a related
-            # link must not be fetched twice.
-            if is_article_url(url):
-                yield scrapy.Request(
-                    url,
-                    callback=self.parse_article,
-                    errback=self.on_error,
-                    meta={HOPS: 0},
-                )
-            else:
-                yield scrapy.Request(
-                    url, callback=self.parse_listing, errback=self.on_error
-                )
+            yield self.page_request(url)
 
     async def parse_listing(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
         """Crawl the article links a front or section page lists."""

@@ -30,7 +30,7 @@ from newscrawl.spiders.base import HOPS, NewscrawlSpider
 from newscrawl.worker import analyse_page, in_worker
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Iterable, Iterator
 
     from scrapy.http import Response
 
@@ -62,12 +62,19 @@ class NewsSpider(NewscrawlSpider):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         seeds = (*self.params.urls, *self.params.feeds, *self.params.sitemaps)
-        self.allowed_sites = frozenset(
-            site_of(urlsplit(u).hostname or "") for u in seeds
-        )
+        self.allowed_sites: set[str] = set()
+        self.allow_urls(seeds)
 
     def is_allowed(self, url: str) -> bool:
         return site_of(urlsplit(url).hostname or "") in self.allowed_sites
+
+    def allow_urls(self, urls: Iterable[str]) -> None:
+        self.allowed_sites |= {site_of(urlsplit(u).hostname or "") for u in urls}
+
+    def page_request(self, url: str) -> scrapy.Request:
+        return scrapy.Request(
+            url, self.parse_page, errback=self.on_error, meta={HOPS: 0}
+        )
 
     async def start(self) -> AsyncIterator[Any]:
         for request in self.resume_requests():
@@ -77,9 +84,7 @@ class NewsSpider(NewscrawlSpider):
         for url in self.params.sitemaps:
             yield self.listing_request(url, self.parse_sitemap)
         for url in self.params.urls:
-            yield scrapy.Request(
-                url, self.parse_page, errback=self.on_error, meta={HOPS: 0}
-            )
+            yield self.page_request(url)
 
     def entry_rejected(self, url: str) -> str | None:
         return url_rejected(url)
