@@ -50,6 +50,7 @@ What this module adds to scrapy-redis, whose ``RedisSpider``, stats collector an
 Settings: ``NEWSCRAWL_CLUSTER`` (the Redis URL; empty: no cluster),
 ``NEWSCRAWL_CLUSTER_IDLE`` (seconds, default 5), ``NEWSCRAWL_CLUSTER_TTL``
 (seconds, default 30), ``NEWSCRAWL_CLUSTER_POLL`` (seconds, default 0.5), and
+``NEWSCRAWL_EXTRACT_THREAD`` (off in a cluster: run one worker per core), and
 scrapy-redis's ``SCHEDULER_QUEUE_KEY``, ``SCHEDULER_DUPEFILTER_KEY``,
 ``SCHEDULER_QUEUE_CLASS`` and ``SCHEDULER_PERSIST`` (keep the seen-set and the
 claims after the run).
@@ -168,6 +169,14 @@ local function requeue_all(pkey, queue, kind)
   redis.call('DEL', pkey)
   return #entries
 end
+-- Acknowledgements and lease releases a worker batched since its last call:
+-- "id,id,..." and "key<TAB>token<NL>...".
+local function settle(processing, acks, releases)
+  for id in string.gmatch(acks, '[^,]+') do redis.call('HDEL', processing, id) end
+  for key, token in string.gmatch(releases, '([^\\t\\n]+)\\t([^\\n]+)') do
+    redis.call('ZREM', key, token)
+  end
+end
 -- Workers whose entry expired are dead: their requests go back to the queue.
 local function reap(workers, busy, queue, kind, prefix, now)
   local n = 0
@@ -199,10 +208,11 @@ return {fresh, requeued}
 )
 
 # KEYS: queue, workers, busy, processing, seq, sites version
-# ARGV: ttl ms, queue kind, worker
+# ARGV: ttl ms, queue kind, worker, acks, releases
 _POP = (
     _LIB
     + """
+settle(KEYS[4], ARGV[4], ARGV[5])
 local data, score
 if ARGV[2] == 'zset' then
   local top = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -219,15 +229,17 @@ local id = redis.call('INCR', KEYS[5])
 redis.call('HSET', KEYS[4], id, (score or '0') .. '\\n' .. data)
 redis.call('ZADD', KEYS[3], now + tonumber(ARGV[1]), ARGV[3])
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[1]), ARGV[3])
-return {id, data, redis.call('GET', KEYS[6]) or '0'}
+return {id, data, redis.call('GET', KEYS[6]) or '0', qlen(KEYS[1], ARGV[2])}
 """
 )
 
-# KEYS: workers, busy, queue; ARGV: worker, ttl ms, queue kind, prefix, busy
+# KEYS: workers, busy, queue, processing
+# ARGV: worker, ttl ms, queue kind, prefix, busy, acks, releases
 # Returns: queue length, other workers busy, other workers alive, requeued.
 _TICK = (
     _LIB
     + """
+settle(KEYS[4], ARGV[6], ARGV[7])
 local now = now_ms()
 local requeued = reap(KEYS[1], KEYS[2], KEYS[3], ARGV[3], ARGV[4], now)
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
@@ -255,11 +267,12 @@ return 1
 )
 
 # KEYS: workers, busy, queue, processing, dupefilter, claims, hashes
-# ARGV: worker, queue kind, persist
+# ARGV: worker, queue kind, persist, acks, releases
 # Returns: requests put back, other workers alive, whether the run was cleared.
 _LEAVE = (
     _LIB
     + """
+settle(KEYS[4], ARGV[4], ARGV[5])
 local back = requeue_all(KEYS[4], KEYS[3], ARGV[2])
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -272,6 +285,18 @@ end
 return {back, others, cleared}
 """
 )
+
+# KEYS: dupefilter, queue; ARGV: fingerprint, score, request, queue kind
+# Returns 1 if the request was new (and queued), 0 if seen before.
+_ENQUEUE = """
+if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[4] == 'zset' then
+  redis.call('ZADD', KEYS[2], ARGV[2], ARGV[3])
+else
+  redis.call('LPUSH', KEYS[2], ARGV[3])
+end
+return 1
+"""
 
 # KEYS: claims, hashes, totals, dead; ARGV: url, content hash, url keys...
 _CLAIM = """
@@ -288,11 +313,13 @@ redis.call('HDEL', KEYS[4], ARGV[1])
 return ''
 """
 
-# KEYS: leases, next start; ARGV: token, limit, interval ms, lease ttl ms
+# KEYS: leases, next start, processing
+# ARGV: token, limit, interval ms, lease ttl ms, acks, releases
 # Returns 0 (leased) or the milliseconds to wait before asking again.
 _ACQUIRE = (
     _LIB
     + """
+settle(KEYS[3], ARGV[5], ARGV[6])
 local now = now_ms()
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local nxt = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -351,6 +378,9 @@ class Cluster:
         settings.set("REDIS_URL", url, priority="addon")
         settings["EXTENSIONS"][EXTENSION] = EXTENSION_ORDER
         settings["ITEM_PIPELINES"][PIPELINE] = PIPELINE_ORDER
+        # One worker per core: a worker's extraction thread would take the core
+        # of another worker (see newscrawl/worker.py); -s can still turn it on.
+        settings.set("NEWSCRAWL_EXTRACT_THREAD", False, priority="addon")
 
 
 def cluster_of(crawler: Crawler) -> Scheduler | None:
@@ -378,6 +408,12 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
     gate: HostGate
     sites_version: bytes
     ttl_ms: int
+    #: The queue's length as the last pop saw it (saves a round trip per check).
+    queued_hint: int
+    #: Acknowledgements and lease releases not yet sent: they ride on the next
+    #: call to Redis (pop, lease, poll), one round trip fewer each per page.
+    acks: list[str]
+    releases: list[str]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -418,6 +454,9 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
         instance.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         instance.last_active = 0.0
         instance.sites_version = b""
+        instance.queued_hint = 0
+        instance.acks = []
+        instance.releases = []
         instance._scripts = {
             name: server.register_script(source)
             for name, source in {
@@ -428,6 +467,7 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
                 "leave": _LEAVE,
                 "claim": _CLAIM,
                 "acquire": _ACQUIRE,
+                "enqueue": _ENQUEUE,
             }.items()
         }
         return instance
@@ -529,10 +569,39 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
 
     # The scheduler interface.
 
+    def settle(self) -> list[str]:
+        """The batched acknowledgements and releases, as the scripts take them.
+
+        Taken out of the batch: a caller whose call fails puts them back
+        (:meth:`unsettle`); if the worker dies first, its unacknowledged
+        requests are delivered again, which the claims make harmless.
+        """
+        batch = [",".join(self.acks), "".join(self.releases)]
+        self.acks, self.releases = [], []
+        return batch
+
+    def unsettle(self, batch: list[str]) -> None:
+        acks, releases = batch
+        self.acks += [a for a in acks.split(",") if a]
+        self.releases += [f"{r}\n" for r in releases.split("\n") if r]
+
+    def call(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        """Run ``script`` with the batch appended to its arguments."""
+        batch = self.settle()
+        try:
+            return self._scripts[script](keys=keys, args=[*args, *batch])
+        except RedisError:
+            self.unsettle(batch)
+            raise
+
+    def has_pending_requests(self) -> bool:
+        return self.queued_hint > 0 or len(self) > 0
+
     def next_request(self) -> Request | None:
         self.join()  # without ClusterIdle, at the first request
         try:
-            result = self._scripts["pop"](
+            result = self.call(
+                "pop",
                 keys=[
                     self.queue.key,
                     self.keys.workers,
@@ -548,8 +617,9 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
             self._count("redis_errors")
             return None
         if not result:
+            self.queued_hint = 0
             return None
-        ack, data, version = result
+        ack, data, version, self.queued_hint = result
         self.last_active = time.monotonic()
         if version != self.sites_version:
             self._sync_sites(self.spider)
@@ -562,11 +632,22 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
         # A redirect or a callback may copy the meta of the request it came from:
         # the copy is a new request, with an acknowledgement of its own.
         request.meta.pop(ACK, None)
-        if not request.dont_filter and self.df.request_seen(request):
+        if request.dont_filter:
+            self.queue.push(request)
+        elif not self._scripts["enqueue"](
+            # The seen-set and the queue in one round trip, atomically.
+            keys=[self.df.key, self.queue.key],
+            args=[
+                self.df.request_fingerprint(request),
+                -request.priority,
+                self.queue._encode_request(request),
+                self.queue_kind,
+            ],
+        ):
             self.df.log(request, self.spider)
             return False
         self._count("enqueued")
-        self.queue.push(request)
+        self.queued_hint += 1
         return True
 
     def done(self, request: Request) -> None:
@@ -585,6 +666,10 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
                     keys=[processing, self.queue.key], args=[ack, self.queue_kind]
                 )
                 self._count("requeued")
+                return
+            if not request.meta.get(FAILED):
+                self.acks.append(str(ack))
+                self._count("acked")
                 return
             pipe = self.server.pipeline(transaction=True)
             pipe.hdel(processing, ack)
@@ -615,8 +700,14 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
 
         Returns the queue's length, the other workers busy and those alive.
         """
-        queued, others_busy, alive, requeued = self._scripts["tick"](
-            keys=[self.keys.workers, self.keys.busy, self.queue.key],
+        queued, others_busy, alive, requeued = self.call(
+            "tick",
+            keys=[
+                self.keys.workers,
+                self.keys.busy,
+                self.queue.key,
+                self.keys.processing(self.worker),
+            ],
             args=[
                 self.worker,
                 self.ttl_ms,
@@ -658,7 +749,8 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
 
     def close(self, reason: str) -> None:
         try:
-            back, others, cleared = self._scripts["leave"](
+            back, others, cleared = self.call(
+                "leave",
                 keys=[
                     self.keys.workers,
                     self.keys.busy,
@@ -720,8 +812,13 @@ class HostGate:
             if aborted():
                 request.meta[REASON] = "shutdown"
                 raise RequestRefused("shutdown")
-            wait = self.scheduler._scripts["acquire"](
-                keys=[leases, nxt],
+            wait = self.scheduler.call(
+                "acquire",
+                keys=[
+                    leases,
+                    nxt,
+                    self.scheduler.keys.processing(self.scheduler.worker),
+                ],
                 args=[
                     token,
                     self.limit,
@@ -738,13 +835,15 @@ class HostGate:
             await asyncio.sleep(GATE_POLL if wait < 0 else max(wait / 1000, 0.001))
 
     def release(self, request: Request, token: str) -> None:
+        """End the lease with this worker's next call to Redis.
+
+        That is a pop, a lease or its poll: a few milliseconds later under load,
+        at most ``NEWSCRAWL_CLUSTER_POLL`` when idle; never before the download
+        ends, so the limits hold.
+        """
         host = urlsplit(request.url).hostname or ""
         leases, _ = self.scheduler.keys.host(host)
-        logger.debug("Lease %s on %s released", token[:6], host)
-        try:
-            self.scheduler.server.zrem(leases, token)
-        except RedisError as exc:  # the lease expires instead
-            logger.warning("Cannot release the lease on %s: %s", host, exc)
+        self.scheduler.releases.append(f"{leases}\t{token}\n")
 
 
 class ClaimPipeline(_CountingPipeline):

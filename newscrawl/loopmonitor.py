@@ -76,8 +76,9 @@ class LoopMonitor:
         return ext
 
     def opened(self) -> None:
-        from newscrawl.worker import warm_up  # noqa: PLC0415
+        from newscrawl.worker import use_thread, warm_up  # noqa: PLC0415
 
+        use_thread(self.crawler.settings.getbool("NEWSCRAWL_EXTRACT_THREAD", True))
         # First-use imports happen now, before any download is in flight.
         warm_up()
         # Stalls of a few hundred ms in a long crawl were full garbage collections

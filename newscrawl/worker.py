@@ -9,6 +9,12 @@ let a second one run faster, and it keeps pages in arrival order.
 
 Stats counted during the work go to a :class:`LocalStats` and are added to the
 crawl's stats on the loop thread, so the stats dict is only written by one thread.
+
+``NEWSCRAWL_EXTRACT_THREAD`` (default on) turns the thread off: page work then
+runs on the event loop. Cluster workers (:mod:`newscrawl.cluster`) do that by
+default: they run one per core, and two processes of two busy threads each on
+two cores fight over their GILs (measured in ``benchmarks/cluster.py``: two
+threaded workers did 1.0-1.3x one, two inline workers 1.9-2.0x).
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ MAX_LINKS_PER_PAGE = 2000
 MAX_ANCHORS = 5000
 
 _executor: ThreadPoolExecutor | None = None
+#: Page work runs on the event loop, not the thread (``NEWSCRAWL_EXTRACT_THREAD``).
+_inline = False
+
+
+def use_thread(enabled: bool) -> None:
+    """Run page work on the worker thread (the default) or on the event loop."""
+    global _inline  # noqa: PLW0603 - one setting per process, set at spider open
+    _inline = not enabled
 
 
 def executor() -> ThreadPoolExecutor:
@@ -59,6 +73,8 @@ def executor() -> ThreadPoolExecutor:
 
 async def in_worker(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``fn`` on the worker thread and await its result on the event loop."""
+    if _inline:
+        return fn(*args, **kwargs)
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(executor(), partial(fn, *args, **kwargs))
 

@@ -67,7 +67,7 @@ class Node:
             )
         )
 
-    def pop(self) -> tuple[int, bytes] | None:
+    def pop(self, acks: str = "", releases: str = "") -> tuple[int, bytes] | None:
         result = self.scripts["pop"](
             keys=[
                 QUEUE,
@@ -77,7 +77,7 @@ class Node:
                 self.keys.seq,
                 self.keys.sites_version,
             ],
-            args=[self.ttl_ms, "zset", self.name],
+            args=[self.ttl_ms, "zset", self.name, acks, releases],
         )
         return (int(result[0]), result[1]) if result else None
 
@@ -87,8 +87,21 @@ class Node:
     def tick(self, busy: bool = False) -> list[int]:
         return list(
             self.scripts["tick"](
-                keys=[self.keys.workers, self.keys.busy, QUEUE],
-                args=[self.name, self.ttl_ms, "zset", self.keys.prefix, int(busy)],
+                keys=[
+                    self.keys.workers,
+                    self.keys.busy,
+                    QUEUE,
+                    self.keys.processing(self.name),
+                ],
+                args=[
+                    self.name,
+                    self.ttl_ms,
+                    "zset",
+                    self.keys.prefix,
+                    int(busy),
+                    "",
+                    "",
+                ],
             )
         )
 
@@ -104,7 +117,7 @@ class Node:
                     self.keys.claims,
                     self.keys.hashes,
                 ],
-                args=[self.name, "zset", 0],
+                args=[self.name, "zset", 0, "", ""],
             )
         )
 
@@ -119,7 +132,8 @@ class Node:
         leases, nxt = self.keys.host(host)
         return int(
             self.scripts["acquire"](
-                keys=[leases, nxt], args=[token, limit, interval_ms, 60_000]
+                keys=[leases, nxt, self.keys.processing(self.name)],
+                args=[token, limit, interval_ms, 60_000, "", ""],
             )
         )
 
@@ -141,6 +155,21 @@ def test_a_popped_request_is_held_until_acknowledged(client: Any) -> None:
     node.ack(first[0])
     assert client.hlen(node.keys.processing("a")) == 0
     assert client.zscore(node.keys.busy, "a") is not None
+
+
+def test_acknowledgements_and_releases_ride_on_the_next_pop(client: Any) -> None:
+    node = Node(client, "a")
+    node.join()
+    push(client, (b"one", 0), (b"two", 0), (b"three", 0))
+    first, second = node.pop(), node.pop()
+    assert first is not None
+    assert second is not None
+    assert node.acquire("x.test", "lease", 1, 0) == 0
+    leases = node.keys.host("x.test")[0]
+    node.pop(acks=f"{first[0]},{second[0]}", releases=f"{leases}\tlease\n")
+    # Only the third request is held; the host's lease is free again.
+    assert client.hlen(node.keys.processing("a")) == 1
+    assert client.zcard(leases) == 0
 
 
 def test_a_dead_workers_requests_go_back_with_their_priority(client: Any) -> None:
