@@ -15,14 +15,15 @@ What this module adds to scrapy-redis, whose ``RedisSpider``, stats collector an
 ``SCHEDULER_IDLE_BEFORE_CLOSE`` are not used (they do not work with Scrapy 2.19):
 
 - **A reliable queue.** A request taken from the queue is moved, in the same Lua
-  call, to the worker's ``processing`` hash, and removed from it (acknowledged)
-  only once the engine is done with it: downloaded, its callback's items through
-  the pipelines and written, its new requests queued. Each worker refreshes its
+  call, to the worker's ``processing`` hash, and removed from it (acknowledged,
+  with the worker's next call to Redis) only once the engine is done with it:
+  downloaded, its callback's items through the pipelines and written, its new
+  requests queued. Each worker refreshes its
   entry in ``workers`` every ``NEWSCRAWL_CLUSTER_POLL`` seconds; an entry not
   refreshed for ``NEWSCRAWL_CLUSTER_TTL`` seconds is a dead worker (``kill -9``,
   a lost machine), and the next worker to look puts its unacknowledged requests
   back in the queue. Delivery is at-least-once: a page in flight when its worker
-  died is fetched again.
+  died, or finished but not yet acknowledged, is fetched again.
 - **Idempotent output.** :class:`ClaimPipeline`, the last pipeline, claims each
   article's URL keys and content hash in Redis atomically before it is exported;
   an article another worker (or an earlier delivery) already exported is dropped
