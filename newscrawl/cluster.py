@@ -25,10 +25,12 @@ What this module adds to scrapy-redis, whose ``RedisSpider``, stats collector an
   back in the queue. Delivery is at-least-once: a page in flight when its worker
   died, or finished but not yet acknowledged, is fetched again.
 - **Idempotent output.** :class:`ClaimPipeline`, the last pipeline, claims each
-  article's URL keys and content hash in Redis atomically before it is exported;
-  an article another worker (or an earlier delivery) already exported is dropped
-  as ``duplicate_url`` / ``duplicate_content``. The union of the workers' feeds
-  holds every article once.
+  article's URL keys and content hash in Redis atomically before it is exported,
+  in the worker's name; once the line is written and flushed the claim is made
+  final. An article another worker (or an earlier delivery) exported, or is
+  exporting, is dropped as ``duplicate_url`` / ``duplicate_content``; the claim
+  of a worker that died before writing is taken over. The union of the
+  workers' feeds holds every article once.
 - **A dead-letter record.** A request that fails for good (after its retries)
   lands in the hash ``dead``: URL -> JSON with the reason, the worker and the
   time; an article later exported leaves it.
@@ -62,8 +64,9 @@ to expiry), ``processing:<worker>``, ``seq``, ``claims``, ``hashes``, ``totals``
 ``dead``, ``seeds``, ``sites``, ``sites:version``, ``next:<host>`` and
 ``leases:<host>``.
 
-What is not guaranteed: a worker killed between claiming an article and writing
-its line (microseconds, in one event-loop step) loses that article; a worker
+What is not guaranteed: a worker killed between flushing an article's line and
+making its claim final (one Redis round trip) leaves a claim that a redelivery
+takes over, and the article is written twice; a worker
 that stalls longer than the TTL is taken for dead and its requests are fetched
 again (the claims keep the output single).
 """
@@ -299,16 +302,26 @@ end
 return 1
 """
 
-# KEYS: claims, hashes, totals, dead; ARGV: url, content hash, url keys...
+# KEYS: claims, hashes, totals, dead, workers
+# ARGV: url, content hash, worker, url keys...
+# A claim holds its worker's id until the line is written ("1" then): a claim of
+# a worker that died before writing is taken over, not honoured.
 _CLAIM = """
-for i = 3, #ARGV do
-  if redis.call('SISMEMBER', KEYS[1], ARGV[i]) == 1 then return 'duplicate_url' end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local function held(key, field)
+  local holder = redis.call('HGET', key, field)
+  if not holder then return false end
+  if holder == '1' or holder == ARGV[3] then return true end
+  local expiry = redis.call('ZSCORE', KEYS[5], holder)
+  return expiry ~= false and tonumber(expiry) > now
 end
-if ARGV[2] ~= '' and redis.call('SISMEMBER', KEYS[2], ARGV[2]) == 1 then
-  return 'duplicate_content'
+for i = 4, #ARGV do
+  if held(KEYS[1], ARGV[i]) then return 'duplicate_url' end
 end
-for i = 3, #ARGV do redis.call('SADD', KEYS[1], ARGV[i]) end
-if ARGV[2] ~= '' then redis.call('SADD', KEYS[2], ARGV[2]) end
+if ARGV[2] ~= '' and held(KEYS[2], ARGV[2]) then return 'duplicate_content' end
+for i = 4, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[3]) end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[2], ARGV[2], ARGV[3]) end
 redis.call('HINCRBY', KEYS[3], 'items', 1)
 redis.call('HDEL', KEYS[4], ARGV[1])
 return ''
@@ -415,6 +428,8 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
     #: call to Redis (pop, lease, poll), one round trip fewer each per page.
     acks: list[str]
     releases: list[str]
+    #: Claims of articles not yet written: URL -> (URL keys, content hash).
+    unconfirmed: dict[str, tuple[list[bytes], bytes]]
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -458,6 +473,7 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
         instance.queued_hint = 0
         instance.acks = []
         instance.releases = []
+        instance.unconfirmed = {}
         instance._scripts = {
             name: server.register_script(source)
             for name, source in {
@@ -738,6 +754,26 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
                 seeds.append(seed)
         return seeds
 
+    def confirm(self, url: str) -> None:
+        """The article's line is written and flushed: its claims become final.
+
+        Done at once (not batched): until then a redelivery after this worker's
+        death would take the claim over and write the article a second time.
+        """
+        claimed = self.unconfirmed.pop(url, None)
+        if claimed is None:
+            return
+        keys, packed = claimed
+        pipe = self.server.pipeline(transaction=False)
+        pipe.hset(self.keys.claims, mapping=dict.fromkeys(keys, "1"))
+        if packed:
+            pipe.hset(self.keys.hashes, packed, "1")
+        try:
+            pipe.execute()
+        except RedisError as exc:  # still ours while this worker lives
+            logger.warning("Cannot confirm the claim on %s: %s", url, exc)
+            self._count("redis_errors")
+
     def add_totals(self, deltas: dict[str, int]) -> dict[str, int]:
         """Add this worker's counts to the run's totals; return the totals."""
         pipe = self.server.pipeline(transaction=True)
@@ -877,17 +913,20 @@ class ClaimPipeline(_CountingPipeline):
             }
         )
         digest = adapter.get("content_hash") or ""
+        packed = bytes.fromhex(digest[:16]) if digest else b""
         verdict = scheduler._scripts["claim"](
             keys=[
                 scheduler.keys.claims,
                 scheduler.keys.hashes,
                 scheduler.keys.totals,
                 scheduler.keys.dead,
+                scheduler.keys.workers,
             ],
-            args=[url, bytes.fromhex(digest[:16]) if digest else "", *keys],
+            args=[url, packed, scheduler.worker, *keys],
         )
         if verdict:
             raise self.drop(_text(verdict), url, "exported by the cluster already")
+        scheduler.unconfirmed[url] = (keys, packed)
         return item
 
 
@@ -918,10 +957,17 @@ class ClusterIdle:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        # After CrawlStateExtension's handler, which flushes the feed line.
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
+
+    def item_scraped(self, item: Any) -> None:
+        scheduler = cluster_of(self.crawler)
+        if scheduler is not None:
+            scheduler.confirm(ItemAdapter(item).get("url") or "")
 
     def spider_opened(self, spider: Spider) -> None:
         scheduler = cluster_of(self.crawler)

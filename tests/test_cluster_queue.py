@@ -123,8 +123,14 @@ class Node:
 
     def claim(self, url: str, digest: str, *keys: str) -> str:
         verdict = self.scripts["claim"](
-            keys=[self.keys.claims, self.keys.hashes, self.keys.totals, self.keys.dead],
-            args=[url, digest, *keys],
+            keys=[
+                self.keys.claims,
+                self.keys.hashes,
+                self.keys.totals,
+                self.keys.dead,
+                self.keys.workers,
+            ],
+            args=[url, digest, self.name, *keys],
         )
         return verdict.decode() if isinstance(verdict, bytes) else verdict
 
@@ -251,6 +257,8 @@ def test_the_last_worker_to_leave_a_drained_cluster_clears_the_run(
 
 def test_an_article_is_claimed_once_by_url_or_content(client: Any) -> None:
     a, b = Node(client, "a"), Node(client, "b")
+    a.join()
+    b.join()
     client.hset(a.keys.dead, "http://x.test/a", json.dumps({"reason": "timeout"}))
     assert a.claim("http://x.test/a", "h1", "x.test/a") == ""
     assert b.claim("http://x.test/a?utm_source=y", "h2", "x.test/a") == "duplicate_url"
@@ -319,3 +327,19 @@ def test_a_news_worker_turns_seeds_into_requests_and_allows_their_sites() -> Non
     assert feed.callback == spider.parse_feed
     assert sitemap.callback == spider.parse_sitemap
     assert page.callback == spider.parse_page
+
+
+def test_a_dead_workers_unwritten_claim_is_taken_over(client: Any) -> None:
+    a, b, c = Node(client, "a"), Node(client, "b"), Node(client, "c")
+    for node in (a, b, c):
+        node.join()
+    assert a.claim("http://x.test/a", "h1", "x.test/a") == ""
+    # a is alive and may still write the line: nobody else exports it.
+    assert b.claim("http://x.test/a", "h1", "x.test/a") == "duplicate_url"
+    # a died before writing it (its entry expired): b takes the claim over.
+    client.zadd(a.keys.workers, {"a": 0})
+    assert b.claim("http://x.test/a", "h1", "x.test/a") == ""
+    # b wrote the line and made the claim final: nobody takes it over again.
+    client.hset(b.keys.claims, "x.test/a", "1")
+    client.zadd(b.keys.workers, {"b": 0})
+    assert c.claim("http://x.test/a", "h2", "x.test/a") == "duplicate_url"
