@@ -14,7 +14,7 @@ crawl's stats on the loop thread, so the stats dict is only written by one threa
 runs on the event loop. Cluster workers (:mod:`newscrawl.cluster`) do that by
 default: they run one per core, and two processes of two busy threads each on
 two cores fight over their GILs (on this project's 2-core machine, two threaded
-workers fetched 1.0-1.3x the pages of one, two inline workers 1.9-2.0x).
+workers fetched 1.0-1.3x the pages of one, two inline workers 1.6-2.0x).
 """
 
 from __future__ import annotations
