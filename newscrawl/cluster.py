@@ -92,6 +92,7 @@ from scrapy.utils.misc import load_object
 from twisted.internet import task
 
 from newscrawl.failures import REASON, RequestRefused
+from newscrawl.persistence import FAILED
 from newscrawl.pipelines import _CountingPipeline
 from newscrawl.state import key_of
 
@@ -306,9 +307,10 @@ return 1
 # ARGV: url, content hash, worker, url keys...
 # A claim holds its worker's id until the line is written ("1" then): a claim of
 # a worker that died before writing is taken over, not honoured.
-_CLAIM = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+_CLAIM = (
+    _LIB
+    + """
+local now = now_ms()
 local function held(key, field)
   local holder = redis.call('HGET', key, field)
   if not holder then return false end
@@ -326,6 +328,7 @@ redis.call('HINCRBY', KEYS[3], 'items', 1)
 redis.call('HDEL', KEYS[4], ARGV[1])
 return ''
 """
+)
 
 # KEYS: leases, next start, processing
 # ARGV: token, limit, interval ms, lease ttl ms, acks, releases
@@ -669,46 +672,33 @@ class Scheduler(RedisScheduler):  # type: ignore[misc]
 
     def done(self, request: Request) -> None:
         """The engine is done with ``request``: acknowledge it, or put it back."""
-        from newscrawl.persistence import FAILED  # noqa: PLC0415
-
         ack = request.meta.pop(ACK, None)
         if ack is None:
             return
+        failed = request.meta.get(FAILED)
+        if not failed and request.meta.get(REASON) != "shutdown":
+            self.acks.append(str(ack))  # sent with this worker's next Redis call
+            self._count("acked")
+            return
         processing = self.keys.processing(self.worker)
-        reason = request.meta.get(FAILED) or request.meta.get(REASON)
         try:
-            if reason == "shutdown":
+            if (failed or request.meta.get(REASON)) == "shutdown":
                 # Aborted because this worker is stopping: another one takes it.
                 self._scripts["requeue"](
                     keys=[processing, self.queue.key], args=[ack, self.queue_kind]
                 )
                 self._count("requeued")
                 return
-            if not request.meta.get(FAILED):
-                self.acks.append(str(ack))
-                self._count("acked")
-                return
+            record = {"reason": failed, "worker": self.worker, "at": time.time()}
             pipe = self.server.pipeline(transaction=True)
             pipe.hdel(processing, ack)
-            if request.meta.get(FAILED):
-                pipe.hset(
-                    self.keys.dead,
-                    request.url,
-                    json.dumps(
-                        {
-                            "reason": request.meta[FAILED],
-                            "worker": self.worker,
-                            "at": time.time(),
-                        }
-                    ),
-                )
-                self._count("dead_letters")
+            pipe.hset(self.keys.dead, request.url, json.dumps(record))
             pipe.execute()
         except RedisError as exc:  # delivered again, at worst
             logger.warning("Cannot acknowledge %s: %s", request.url, exc)
             self._count("redis_errors")
         else:
-            self._count("acked")
+            self._count("dead_letters")
 
     # Membership.
 
