@@ -947,7 +947,6 @@ class ClusterIdle:
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.spider_idle, signal=signals.spider_idle)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
-        # After CrawlStateExtension's handler, which flushes the feed line.
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
 
     @classmethod
@@ -955,8 +954,16 @@ class ClusterIdle:
         return cls(crawler)
 
     def item_scraped(self, item: Any) -> None:
+        from newscrawl.persistence import CrawlStateExtension  # noqa: PLC0415
+
         scheduler = cluster_of(self.crawler)
-        if scheduler is not None:
+        if scheduler is None:
+            return
+        # Flush and confirm in one step: the signal's handlers may run loop
+        # iterations apart, and a kill between a line on disk and its claim
+        # made final would let a redelivery write the article again.
+        state = self.crawler.get_extension(CrawlStateExtension)
+        if state is None or state.flush_feeds():
             scheduler.confirm(ItemAdapter(item).get("url") or "")
 
     def spider_opened(self, spider: Spider) -> None:

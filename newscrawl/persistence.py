@@ -201,7 +201,7 @@ class CrawlStateExtension:
         assert self.crawler.stats is not None
         self.crawler.stats.inc_value(f"newscrawl/state/{key}", value)
 
-    def _flush_feeds(self) -> bool:
+    def flush_feeds(self) -> bool:
         """Flush the feed files; on a write error stop the crawl, return False."""
         exporter = self.crawler.get_extension(FeedExporter)
         for slot in getattr(exporter, "slots", ()):
@@ -252,7 +252,7 @@ class CrawlStateExtension:
     def item_scraped(self, item: Any, response: Response, spider: Spider) -> None:
         # The line must reach the file before the state says the URL is done, and
         # before a cluster worker acknowledges the request (kill -9 loses no line).
-        if not self._flush_feeds() or self.state is None:
+        if not self.flush_feeds() or self.state is None:
             return
         adapter = ItemAdapter(item)
         self.state.mark_written(
