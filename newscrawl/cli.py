@@ -1,7 +1,8 @@
 """The ``newscrawl`` console script: demo, extract, parse, sites.
 
 - ``newscrawl demo``: serve the bundled sample site on 127.0.0.1 and run the real
-  ``euronews`` spider over it, offline, writing ``output/euronews/<time>.jsonl``.
+  ``euronews`` spider over it, offline, with a temporary crawl state, writing
+  ``output/demo/<time>.jsonl``.
 - ``newscrawl extract --warc FILE --out items.jsonl``: every HTML response record of a
   WARC file to one JSONL item, offline; ``newscrawl extract PAGE.html --url URL``
   does one saved page.
@@ -21,8 +22,7 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
-
-from newscrawl.processors import clean_text
+from urllib.parse import urlsplit
 
 
 def _project_settings(overrides: dict[str, Any]) -> Any:
@@ -34,57 +34,83 @@ def _project_settings(overrides: dict[str, Any]) -> Any:
     return settings
 
 
+def _loopback_only(request: Any, spider: Any) -> None:
+    """``request_scheduled`` handler: the demo never sends a request off-machine."""
+    from scrapy.exceptions import IgnoreRequest  # noqa: PLC0415
+
+    host = urlsplit(request.url).hostname or ""
+    if host != "localhost" and not host.startswith("127."):
+        spider.crawler.stats.inc_value("newscrawl/demo/refused_off_machine")
+        raise IgnoreRequest(f"the demo stays on 127.0.0.1: {request.url}")
+
+
 def run_demo(output_dir: Path, related_depth: int = 2) -> dict[str, Any]:
-    """Crawl the sample site with the ``euronews`` spider; return the crawl report."""
+    """Crawl the sample site with the ``euronews`` spider; return the crawl report.
+
+    The demo is self-contained: its crawl state lives in a temporary directory
+    (never ``output/.state``, so every run gives the same items and none counts
+    in a real crawl's history), its feed goes to ``<output_dir>/demo/``, and a
+    request for any host but the loopback one is refused before it is queued.
+    """
+    import tempfile  # noqa: PLC0415
+
+    from scrapy import signals  # noqa: PLC0415
     from scrapy.crawler import AsyncCrawlerProcess  # noqa: PLC0415
 
-    from newscrawl.extensions import REPORT_SUFFIX  # noqa: PLC0415
+    from newscrawl.logformatter import install_log_filters  # noqa: PLC0415
     from newscrawl.sampleserver import base_url, serve_in_thread  # noqa: PLC0415
     from newscrawl.spiders.euronews import EuronewsSpider  # noqa: PLC0415
 
+    install_log_filters()
     server = serve_in_thread()
     base = base_url(server)
-    feed = output_dir / "euronews" / "%(time)s.jsonl"
-    settings = _project_settings(
-        {
-            # Our own server on loopback: no need to wait between requests.
-            "DOWNLOAD_DELAY": 0,
-            "AUTOTHROTTLE_START_DELAY": 0,
-            "FEEDS": {
-                str(feed): {"format": "jsonlines", "encoding": "utf-8"},
-            },
-        }
-    )
-    process = AsyncCrawlerProcess(settings)
-    crawler = process.create_crawler(EuronewsSpider)
-    process.crawl(crawler, url=f"{base}/,{base}/fr/", related_depth=str(related_depth))
-    try:
-        process.start()
-    finally:
-        server.shutdown()
-        server.server_close()
-    reports = sorted(
-        (output_dir / "euronews").glob(f"*{REPORT_SUFFIX}"),
-        key=lambda p: p.stat().st_mtime,
-    )
-    if not reports:
-        return {}
-    report: dict[str, Any] = json.loads(reports[-1].read_text(encoding="utf-8"))
+    feed = output_dir / "demo" / "%(time)s.jsonl"
+    with tempfile.TemporaryDirectory(prefix="newscrawl-demo-") as state_dir:
+        settings = _project_settings(
+            {
+                # Our own server on loopback: no need to wait between requests.
+                "DOWNLOAD_DELAY": 0,
+                "AUTOTHROTTLE_START_DELAY": 0,
+                # Whatever the environment sets: a private SQLite state, no
+                # cluster, no archive.
+                "NEWSCRAWL_STATE": "sqlite",
+                "NEWSCRAWL_STATE_DIR": state_dir,
+                "NEWSCRAWL_CLUSTER": "",
+                "NEWSCRAWL_WARC": "",
+                "NEWSCRAWL_REPLAY": [],
+                "FEEDS": {
+                    str(feed): {
+                        "format": "jsonlines",
+                        "encoding": "utf-8",
+                        "item_classes": ["newscrawl.items.ArticleItem"],
+                    },
+                },
+            }
+        )
+        process = AsyncCrawlerProcess(settings)
+        crawler = process.create_crawler(EuronewsSpider)
+        crawler.signals.connect(_loopback_only, signal=signals.request_scheduled)
+        process.crawl(
+            crawler, url=f"{base}/,{base}/fr/", related_depth=str(related_depth)
+        )
+        try:
+            process.start()
+        finally:
+            server.shutdown()
+            server.server_close()
+    report: dict[str, Any] = getattr(crawler, "newscrawl_report", None) or {}
+    summary: list[str] = getattr(crawler, "newscrawl_summary", None) or []
+    report["summary"] = summary
     return report
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     report = run_demo(args.output, args.related_depth)
+    for line in report.get("summary", []):
+        print(line, file=sys.stderr)
     if not report.get("feeds"):
         print("demo: the crawl wrote no feed; see the log above", file=sys.stderr)
         return 1
-    for feed in report["feeds"]:
-        print(f"wrote {feed['items']} articles to {feed['path']}")
-    print(
-        f"dropped: {report['dropped'] or 'none'}; "
-        f"failed requests: {report['request_failed'] or 'none'}; "
-        f"finish reason: {report['finish_reason']}"
-    )
     return 0 if report.get("finish_reason") == "finished" else 1
 
 
@@ -93,7 +119,11 @@ def _cmd_parse(args: argparse.Namespace) -> int:
 
     from newscrawl.extract import extract  # noqa: PLC0415
 
-    body = args.page.read_bytes()
+    try:
+        body = args.page.read_bytes()
+    except OSError as exc:
+        print(f"parse: cannot read {args.page}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
     if args.page.suffix == ".gz":
         import gzip  # noqa: PLC0415
 
@@ -122,6 +152,15 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     if args.page and not args.url:
         print("extract: a saved page needs --url", file=sys.stderr)
         return 2
+    for path in [args.page] if args.page else args.warc:
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            print(
+                f"extract: cannot read {path}: {exc.strerror or exc}", file=sys.stderr
+            )
+            return 2
 
     def records() -> Any:
         if args.page:
@@ -190,8 +229,19 @@ def _cmd_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
+DESCRIPTION = """\
+newscrawl's tools beside the crawl itself (crawls run with `scrapy crawl`):
+the offline demo, extraction from WARC archives and saved pages, the site
+profiles, and the Redis cluster's seeds and status.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="newscrawl", description=clean_text(__doc__))
+    parser = argparse.ArgumentParser(
+        prog="newscrawl",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="crawl the bundled sample site offline")
@@ -239,9 +289,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The exit status of a process killed by SIGPIPE, as shells report it.
+EXIT_BROKEN_PIPE = 128 + 13
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    code: int = args.func(args)
+    try:
+        code: int = args.func(args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader left (`newscrawl parse page.html | head`): not an error of
+        # ours. Python would print a traceback when flushing stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     return code
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import logging
 import re
 from functools import lru_cache
@@ -61,6 +62,9 @@ _MARKUP = re.compile(
     re.IGNORECASE,
 )
 _SPACES = re.compile(rb"\s\s+")
+#: Above this share of half-width katakana among the non-ASCII characters, a
+#: Shift_JIS reading is taken for mojibake.
+HALFWIDTH_SHARE = 0.3
 
 
 def normalise(encoding: str | None) -> str | None:
@@ -68,10 +72,20 @@ def normalise(encoding: str | None) -> str | None:
 
     >>> normalise("UTF8"), normalise("latin-1"), normalise("x-sjis"), normalise("?")
     ('utf-8', 'cp1252', 'cp932', None)
+    >>> normalise("euc_jis_2004")
+    'euc_jis_2004'
     """
     if not encoding:
         return None
-    return resolve_encoding(encoding)
+    resolved = resolve_encoding(encoding)
+    if resolved is None:
+        # w3lib 2.6 knows only the WHATWG labels; charset_normalizer names
+        # Python codecs beyond them (euc_jis_2004, cp437...), which Scrapy reads.
+        try:
+            resolved = codecs.lookup(encoding).name
+        except LookupError:
+            return None
+    return resolved
 
 
 @lru_cache(maxsize=64)
@@ -101,6 +115,26 @@ def _decode_errors(body: bytes, encoding: str) -> int:
     if encoding == "utf-8":  # U+FFFD written in the page itself is no error
         errors -= body.count(b"\xef\xbf\xbd")
     return errors
+
+
+def _halfwidth_mojibake(data: bytes, encoding: str) -> bool:
+    """Whether ``data`` read as ``encoding`` is mostly half-width katakana.
+
+    Shift_JIS (cp932, which w3lib 2.5+ maps the label to) gives every byte from
+    0xA1 to 0xDF a half-width katakana, so EUC-JP or another legacy encoding
+    read as Shift_JIS decodes without an error, as a run of those; real Japanese
+    text uses them rarely.
+
+    >>> text = "日本語の記事です。政府は発表した。"
+    >>> _halfwidth_mojibake(text.encode("euc_jp"), "cp932")
+    True
+    >>> _halfwidth_mojibake(text.encode("cp932"), "cp932")
+    False
+    """
+    text = data.decode(encoding, "replace")
+    non_ascii = sum(1 for ch in text if ord(ch) > 0x7F)
+    halfwidth = sum(1 for ch in text if "\uff61" <= ch <= "\uff9f")
+    return non_ascii > 0 and halfwidth > HALFWIDTH_SHARE * non_ascii
 
 
 def _mostly_utf8(body: bytes, non_ascii: int) -> bool:
@@ -207,6 +241,8 @@ def choose_encoding(body: bytes, declared: str | None) -> tuple[str, str]:
     if _mostly_utf8(head, non_ascii):
         return "utf-8", "utf8_mostly"
 
+    if declared is not None and _halfwidth_mojibake(head, declared):
+        declared = None  # a Shift_JIS label on another encoding's bytes
     if (
         declared is not None
         and not _is_single_byte(declared)

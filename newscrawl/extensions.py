@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 from itemadapter import ItemAdapter
 from scrapy import signals
 
-from newscrawl.feeds import AtomicFileFeedStorage
+from newscrawl.feeds import AtomicFileFeedStorage, unique_path
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -63,6 +63,8 @@ def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str
         "links_skipped": _group(stats, "newscrawl/links/"),
         "revisions": stats.get("newscrawl/revisions", 0),
         "known_skipped": stats.get("newscrawl/state/skipped_known", 0),
+        # Links to articles this run had already written: not known from before.
+        "repeats_skipped": stats.get("newscrawl/state/skipped_this_run", 0),
         "resumed_requests": stats.get("newscrawl/state/resumed", 0),
         "recovered_feeds": stats.get("newscrawl/state/recovered_feeds", 0),
         "failed_final": _group(stats, "newscrawl/state/failed_final/"),
@@ -82,8 +84,17 @@ def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str
     }
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    # mkstemp makes 0600 files; a report is read by the same people as the feed
+    # beside it, so it gets the mode a new file gets (0644 under umask 022).
+    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, sort_keys=False)
         fh.write("\n")
@@ -129,6 +140,97 @@ class ExitCode(enum.IntEnum):
     LOCKED = 75
 
 
+#: What each exit code tells an operator, in the end-of-run summary.
+EXIT_MEANING = {
+    ExitCode.OK: "ok: articles written, or nothing new",
+    ExitCode.BOOTSTRAP: "Scrapy could not start the crawl",
+    ExitCode.USAGE: "bad command line",
+    ExitCode.CRAWL_FAILED: "the crawl did not finish normally",
+    ExitCode.NO_ARTICLES: "no articles exported and none known",
+    ExitCode.COVERAGE_DROP: "a field's coverage fell: a layout change?",
+    ExitCode.OUTPUT: "the output cannot be written",
+    ExitCode.LOCKED: "another run holds the lock",
+}
+
+
+def _counts(counter: dict[str, int], most: int = 4) -> str:
+    """``"http_404 3, dns_error 1"``: the largest counts first, at most ``most``."""
+    ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
+    text = ", ".join(f"{k} {v}" for k, v in ranked[:most])
+    if len(ranked) > most:
+        text += f", {len(ranked) - most} more"
+    return text
+
+
+def summary_lines(report: dict[str, Any], spider: str) -> list[str]:
+    r"""The end-of-run summary: what happened, where it went, what the exit means.
+
+    >>> lines = summary_lines({"finish_reason": "finished", "elapsed_seconds": 2.0,
+    ...     "items": 0, "revisions": 0, "known_skipped": 5,
+    ...     "dropped": {"unchanged": 2}, "request_failed": {"http_404": 1},
+    ...     "pending": 0, "feeds": [], "health": {"exit_code": 0, "problems": []}},
+    ...     "news")
+    >>> print("\n".join(lines))
+    newscrawl: news finished in 2.0 s: 0 new, 0 changed, 7 known skipped, 1 failed (http_404 1), 0 pending
+    newscrawl: nothing new: 7 known articles skipped (the crawl state remembers them); -s NEWSCRAWL_STATE=off exports them again
+    newscrawl: exit 0 (ok: articles written, or nothing new)
+    """  # noqa: E501
+    dropped = dict(report.get("dropped") or {})
+    unchanged = dropped.pop("unchanged", 0)
+    known = int(report.get("known_skipped") or 0) + unchanged
+    changed = int(report.get("revisions") or 0)
+    items = int(report.get("items") or 0)
+    failed = report.get("request_failed") or {}
+    parts = [
+        f"{items - changed} new",
+        f"{changed} changed",
+        f"{known} known skipped",
+    ]
+    if dropped:
+        parts.append(f"{sum(dropped.values())} dropped ({_counts(dropped)})")
+    parts.append(
+        f"{sum(failed.values())} failed ({_counts(failed)})" if failed else "0 failed"
+    )
+    if report.get("pending") is not None:
+        parts.append(f"{report['pending']} pending")
+    elapsed = report.get("elapsed_seconds")
+    took = f" in {elapsed:.1f} s" if isinstance(elapsed, int | float) else ""
+    lines = [
+        f"newscrawl: {spider} {report.get('finish_reason')}{took}: " + ", ".join(parts)
+    ]
+    written = [f for f in report.get("feeds") or [] if f.get("items")]
+    for feed in written:
+        state = "" if feed.get("complete", True) else " (NOT finalised, left as .part)"
+        lines.append(
+            f"newscrawl: wrote {feed['items']} articles to {feed['path']}{state}"
+        )
+    if not written:
+        if known:
+            lines.append(
+                f"newscrawl: nothing new: {known} known articles skipped (the crawl"
+                " state remembers them); -s NEWSCRAWL_STATE=off exports them again"
+            )
+        elif failed and not items:
+            lines.append(
+                f"newscrawl: nothing exported: {sum(failed.values())} requests"
+                f" failed ({_counts(failed)})"
+            )
+        else:
+            lines.append("newscrawl: nothing exported")
+    health = report.get("health") or {}
+    code = int(health.get("exit_code", 0))
+    meaning = next((text for c, text in EXIT_MEANING.items() if c == code), "")
+    problems = "; ".join(health.get("problems") or [])
+    if code and problems.startswith(meaning):
+        line = f"newscrawl: exit {code} ({problems})"
+    elif code and problems:
+        line = f"newscrawl: exit {code} ({meaning}: {problems})"
+    else:
+        line = f"newscrawl: exit {code} ({meaning})"
+    lines.append(line)
+    return lines
+
+
 def health(
     report: dict[str, Any], baselines: dict[str, list[dict[str, Any]]], drop: float
 ) -> tuple[ExitCode, list[str]]:
@@ -151,7 +253,15 @@ def health(
         and not report["known_skipped"]
         and not cluster_known
     ):
-        problems.append("no articles exported and none known")
+        failed = report.get("request_failed") or {}
+        problems.append(
+            "no articles exported and none known"
+            + (
+                f"; {sum(failed.values())} requests failed ({_counts(failed)})"
+                if failed
+                else ""
+            )
+        )
         return ExitCode.NO_ARTICLES, problems
     for site, coverage in report["coverage"].items():
         if report["items_by_site"].get(site, 0) < MIN_ITEMS_FOR_HEALTH:
@@ -218,6 +328,29 @@ class CrawlReport:
                 }
             )
 
+    def _report_paths(self) -> list[Path]:
+        """Beside each written feed; for an empty run, where its feed would be.
+
+        An empty run writes no feed (no 0-byte files from a 15-minute cron), but
+        its report still says what happened.
+        """
+        paths = [
+            Path(feed["path"]).with_name(Path(feed["path"]).stem + REPORT_SUFFIX)
+            for feed in self.feeds
+        ]
+        if paths:
+            return paths
+        from scrapy.extensions.feedexport import FeedExporter  # noqa: PLC0415
+
+        exporter = self.crawler.get_extension(FeedExporter)
+        for slot in getattr(exporter, "slots", []):
+            if isinstance(slot.storage, AtomicFileFeedStorage):
+                final = slot.storage.final_path
+                path = unique_path(final.with_name(final.stem + REPORT_SUFFIX))
+                path.parent.mkdir(parents=True, exist_ok=True)
+                paths.append(path)
+        return paths
+
     def feed_exporter_closed(self) -> None:
         from newscrawl.persistence import CrawlStateExtension  # noqa: PLC0415
 
@@ -252,11 +385,13 @@ class CrawlReport:
             state_ext.close_state()  # type: ignore[union-attr]
         self.crawler.newscrawl_exit_code = int(code)  # type: ignore[attr-defined]
         self.crawler.newscrawl_report = report  # type: ignore[attr-defined]
-        for feed in self.feeds:
-            path = Path(feed["path"])
+        self.crawler.newscrawl_summary = summary_lines(  # type: ignore[attr-defined]
+            report, self.crawler.spider.name if self.crawler.spider else "crawl"
+        )
+        for path in self._report_paths():
             try:
-                write_json_atomic(path.with_name(path.stem + REPORT_SUFFIX), report)
+                write_json_atomic(path, report)
             except OSError as exc:
-                logger.error("Cannot write the run report beside %s: %s", path, exc)
+                logger.error("Cannot write the run report %s: %s", path, exc)
         if problems:
             logger.error("Unhealthy run (exit code %d): %s", code, "; ".join(problems))

@@ -53,6 +53,8 @@ NOT_ATTEMPTS = frozenset({"host_cooled_down", "shutdown"})
 RETRYABLE = frozenset(
     {"timeout", "connection_refused", "connection_lost", "data_loss", "dns_error"}
 )
+#: Failures of the network, not of our code: one log line each, no traceback.
+NETWORK = RETRYABLE | {"protocol_error"}
 
 
 class RequestRefused(IgnoreRequest):

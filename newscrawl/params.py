@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from newscrawl.sites.euronews import EDITIONS, edition_code
@@ -152,9 +152,23 @@ class EuronewsParams:
     #: WARC files or directories to serve the crawl from instead of the network.
     replay: tuple[str, ...] = ()
 
-    KNOWN = frozenset(
-        {"url", "urls_file", "editions", "related_depth", "since", "discover", "replay"}
-    )
+    #: Every argument, with the line ``scrapy crawl euronews -h`` shows for it.
+    HELP: ClassVar[dict[str, str]] = {
+        "url": "start URLs, comma-separated: an article is extracted, any other"
+        " page is read as a listing and its articles are crawled",
+        "urls_file": "a file of start URLs, one per line (# starts a comment)",
+        "editions": "editions whose front pages seed the crawl when no URL is"
+        " given: language codes (en,fr,de...) or host prefixes, or all"
+        " (default: all)",
+        "related_depth": '"You might also like" hops from a start article,'
+        " 0..20 (default: 2)",
+        "since": "YYYY-MM-DD: articles published earlier are not exported",
+        "discover": "front (default), latest (latest-news sitemaps and RSS"
+        " feeds, for cron) or sitemaps (full article sitemaps, a backfill)",
+        "replay": "WARC files or directories (comma-separated) to serve the"
+        " crawl from instead of the network",
+    }
+    KNOWN = frozenset(HELP)
     DISCOVER = ("front", "latest", "sitemaps")
 
     @classmethod
@@ -211,19 +225,22 @@ class NewsParams:
     #: A cluster worker may start with no seeds: ``newscrawl seed`` gives them.
     CLUSTER_SEEDS = True
 
-    KNOWN = frozenset(
-        {
-            "url",
-            "urls_file",
-            "feed",
-            "sitemap",
-            "depth",
-            "site",
-            "since",
-            "replay",
-            "seeds_are_articles",
-        }
-    )
+    #: Every argument, with the line ``scrapy crawl news -h`` shows for it.
+    HELP: ClassVar[dict[str, str]] = {
+        "url": "start pages, comma-separated: articles, front or section pages",
+        "urls_file": "a file of start pages, one per line (# starts a comment)",
+        "feed": "RSS or Atom feeds, comma-separated; their items are crawled",
+        "sitemap": "sitemaps, sitemap indexes or Google News sitemaps, comma-separated",
+        "depth": "link hops from a start point, 0..10: 1 = the articles a page,"
+        " feed or sitemap lists (default: 1)",
+        "site": "use this site profile whatever the host (e.g. euronews)",
+        "since": "YYYY-MM-DD: older articles are neither fetched nor exported",
+        "replay": "WARC files or directories (comma-separated) to serve the"
+        " crawl from instead of the network",
+        "seeds_are_articles": "1: export every start URL whatever the page"
+        " test says (default: 0)",
+    }
+    KNOWN = frozenset(HELP)
 
     @classmethod
     def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:

@@ -38,7 +38,7 @@ from scrapy.extensions.feedexport import FeedExporter
 
 from newscrawl.failures import GONE, NOT_ATTEMPTS, is_final
 from newscrawl.feeds import PART_SUFFIX, is_open_as, try_lock
-from newscrawl.state import Pending
+from newscrawl.state import Pending, key_of
 from newscrawl.state.sqlite import SQLiteState, now_minutes
 
 if TYPE_CHECKING:
@@ -176,6 +176,9 @@ class CrawlStateExtension:
         self.recovered: list[dict[str, Any]] = []
         self.max_attempts = crawler.settings.getint("NEWSCRAWL_MAX_ATTEMPTS", 3)
         self.output_error: BaseException | None = None
+        # URL keys this run has written or found unchanged: a link to one of them
+        # is a repeat within the run, not an article known from an earlier run.
+        self.done_this_run: set[int] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
@@ -263,6 +266,7 @@ class CrawlStateExtension:
         )
         for url in origin_urls(response):
             self.state.done(url)
+        self.done_this_run.update(map(key_of, {adapter["url"], *origin_urls(response)}))
         self._maybe_commit()
 
     def item_dropped(
@@ -280,6 +284,7 @@ class CrawlStateExtension:
                 self.state.touch(url)
             for each in urls:
                 self.state.done(each)
+            self.done_this_run.update(map(key_of, urls))
         else:
             # Invalid (no body, schema): a failure, retried by later runs.
             for each in urls:
@@ -386,7 +391,11 @@ class FrontierMiddleware:
         stale = now - seen.fetched >= self.revisit_after
         if young and stale:
             return True
-        self.crawler.stats.inc_value("newscrawl/state/skipped_known")
+        ext = self.crawler.get_extension(CrawlStateExtension)
+        if ext is not None and key_of(request.url) in ext.done_this_run:
+            self.crawler.stats.inc_value("newscrawl/state/skipped_this_run")
+        else:
+            self.crawler.stats.inc_value("newscrawl/state/skipped_known")
         return False
 
     def _persist(self, response: Response | None, outputs: list[Any]) -> list[Any]:

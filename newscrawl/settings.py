@@ -95,7 +95,10 @@ NEWSCRAWL_REPLAY: list[str] = []
 CLOSESPIDER_TIMEOUT = 6 * 3600
 
 COOKIES_ENABLED = False
+# No remote control of a crawl: neither the telnet console nor Scrapy's HTTP
+# control endpoint (on by default in Scrapy 2.19) is opened.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 
 ITEM_PIPELINES = {
     "newscrawl.pipelines.ValidateArticlePipeline": 100,
@@ -130,6 +133,12 @@ NEWSCRAWL_COVERAGE_DROP = 0.5
 
 LOG_FORMATTER = "newscrawl.logformatter.NewscrawlLogFormatter"
 LOG_LEVEL = "INFO"
+# The run report holds every stat; the end of a run prints a short summary
+# instead of Scrapy's 100-line stats dump (-s STATS_DUMP=True brings it back).
+STATS_DUMP = False
+# A URL given up after its retries is logged once, as "Request failed (reason)",
+# by the spider's errback; Scrapy's own "Gave up retrying" line would repeat it.
+RETRY_GIVE_UP_LOG_LEVEL = "DEBUG"
 
 # Output: one JSONL file per run, written as .part and renamed when complete.
 FEED_STORAGES = {
@@ -141,7 +150,10 @@ FEEDS = {
     "output/%(name)s/%(time)s.jsonl": {
         "format": "jsonlines",
         "encoding": "utf-8",
-        "store_empty": True,
         "item_classes": ["newscrawl.items.ArticleItem"],
+        # An empty run writes no file here (a 15-minute cron made 96 empty files
+        # a day), only its report. Feeds given with -o/-O keep Scrapy's default:
+        # an empty -O items.json is overwritten with [], not left stale.
+        "store_empty": False,
     },
 }

@@ -392,7 +392,10 @@ def test_redis_memory_per_seen_url(redis_url: str) -> None:
             f" {usage / n:.1f} B/URL (MEMORY USAGE)"
         )
         assert state.seen(url) == Seen(key_of(url), 1 + (n - 1) % 3, *[minutes] * 3)
-        assert encodings == {b"listpack"}
+        # The compact encoding: "listpack" from Redis 7, "ziplist" before (6.2, the
+        # test extra's server); a "hashtable" would mean the buckets grew too big.
+        assert len(encodings) == 1
+        assert encodings <= {b"listpack", b"ziplist"}
         assert used / n < 80
     finally:
         client.delete(*buckets)

@@ -15,22 +15,28 @@
   before anything is crawled.
 - The exit code is the run's health as judged by the crawl report
   (:class:`newscrawl.extensions.ExitCode`); stock ``scrapy crawl`` exits 0 even
-  when it exported nothing.
+  when it exported nothing. The run ends with a short summary on stderr (what
+  was new, known, failed and pending, the output file, the exit code and what it
+  means).
+- ``scrapy crawl -h`` lists every spider's ``-a`` arguments.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from scrapy.commands import ScrapyHelpFormatter
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from newscrawl.extensions import ExitCode
 from newscrawl.lock import RunLock
-from newscrawl.params import ArgumentError
+from newscrawl.logformatter import install_log_filters
+from newscrawl.params import ArgumentError, EuronewsParams, NewsParams
 
 if TYPE_CHECKING:
     import argparse
@@ -67,8 +73,45 @@ def run_lock(settings: BaseSettings, spider: str) -> RunLock | None:
     return RunLock(directory / f"{spider}.lock")
 
 
+class _HelpFormatter(ScrapyHelpFormatter):
+    """Scrapy's help layout, but the argument list keeps its line breaks."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+def spider_arguments_help() -> str:
+    """The ``-a`` arguments of each spider, one line each, for ``crawl -h``."""
+    lines = []
+    for name, params in (("euronews", EuronewsParams), ("news", NewsParams)):
+        lines.append(f"Arguments of the {name!r} spider (-a NAME=VALUE):")
+        width = max(map(len, params.HELP))
+        lines += [
+            textwrap.fill(
+                text,
+                width=88,
+                initial_indent=f"  {arg:<{width}}  ",
+                subsequent_indent=" " * (width + 4),
+            )
+            for arg, text in params.HELP.items()
+        ]
+        lines.append("")
+    return "\n".join(lines)
+
+
 class Command(ScrapyCrawlCommand):
     """Scrapy's ``crawl``, plus early validation of ``-a`` spider arguments."""
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.formatter_class = _HelpFormatter
+        parser.epilog = spider_arguments_help()
+
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        # Before the crawler process exists: it logs Scrapy's start-up listings.
+        assert self.settings is not None
+        install_log_filters(self.settings.get("LOG_LEVEL", "INFO"))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if self.crawler_process is not None and self.crawler_process.settings.get(
@@ -110,6 +153,11 @@ class Command(ScrapyCrawlCommand):
                 self.exitcode = int(ExitCode.BOOTSTRAP)
             else:
                 self.exitcode = getattr(crawler, "newscrawl_exit_code", 0)
+                summary = getattr(crawler, "newscrawl_summary", None)
+                if summary:
+                    # On stderr with the log, but after Scrapy's closing lines
+                    # and whatever the log level: the last thing a run says.
+                    sys.stderr.write("\n".join(summary) + "\n")
         finally:
             if lock is not None:
                 lock.release()
