@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Self
 from itemadapter import ItemAdapter
 from scrapy import signals
 
+from newscrawl import defaults
 from newscrawl.feeds import AtomicFileFeedStorage, unique_path
 
 if TYPE_CHECKING:
@@ -371,7 +372,7 @@ class CrawlReport:
             site: state.previous_runs(site, BASELINE_RUNS) if state else []
             for site in report["coverage"]
         }
-        drop = self.crawler.settings.getfloat("NEWSCRAWL_COVERAGE_DROP", 0.5)
+        drop = defaults.getfloat(self.crawler.settings, "NEWSCRAWL_COVERAGE_DROP")
         code, problems = health(report, baselines, drop)
         report["health"] = {
             "exit_code": int(code),

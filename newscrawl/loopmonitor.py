@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Self
 from scrapy import signals
 from twisted.internet import task
 
+from newscrawl import defaults
+
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
@@ -78,7 +80,7 @@ class LoopMonitor:
     def opened(self) -> None:
         from newscrawl.worker import use_thread, warm_up  # noqa: PLC0415
 
-        use_thread(self.crawler.settings.getbool("NEWSCRAWL_EXTRACT_THREAD", True))
+        use_thread(defaults.getbool(self.crawler.settings, "NEWSCRAWL_EXTRACT_THREAD"))
         # First-use imports happen now, before any download is in flight.
         warm_up()
         # Stalls of a few hundred ms in a long crawl were full garbage collections
@@ -88,7 +90,7 @@ class LoopMonitor:
         gc.freeze()
         self.last = time.monotonic()
         self.loop.start(INTERVAL, now=False)
-        if self.crawler.settings.getbool("NEWSCRAWL_LOOP_TRACE"):
+        if defaults.getbool(self.crawler.settings, "NEWSCRAWL_LOOP_TRACE"):
             self.tracer = StallTracer(self)
             self.tracer.start()
 

@@ -36,6 +36,7 @@ from scrapy import Request, signals
 from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
+from newscrawl import defaults
 from newscrawl.failures import GONE, NOT_ATTEMPTS, is_final
 from newscrawl.feeds import PART_SUFFIX, is_open_as, try_lock
 from newscrawl.state import Pending, key_of
@@ -63,7 +64,7 @@ COMMIT_ITEMS = 100
 
 
 def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
-    kind = crawler.settings.get("NEWSCRAWL_STATE", "sqlite")
+    kind = defaults.get(crawler.settings, "NEWSCRAWL_STATE")
     if kind in ("off", "none", "", None):
         return None
     if str(kind).startswith(("redis://", "rediss://", "unix://")):
@@ -74,7 +75,7 @@ def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
         raise NotConfigured(
             f"NEWSCRAWL_STATE={kind!r}: 'sqlite', 'off' or a redis:// URL"
         )
-    directory = Path(crawler.settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
+    directory = Path(defaults.get(crawler.settings, "NEWSCRAWL_STATE_DIR"))
     return SQLiteState(directory / f"{spider_name}.sqlite")
 
 
@@ -174,7 +175,7 @@ class CrawlStateExtension:
         self.last_commit = time.monotonic()
         self.uncommitted = 0
         self.recovered: list[dict[str, Any]] = []
-        self.max_attempts = crawler.settings.getint("NEWSCRAWL_MAX_ATTEMPTS", 3)
+        self.max_attempts = defaults.getint(crawler.settings, "NEWSCRAWL_MAX_ATTEMPTS")
         self.output_error: BaseException | None = None
         # URL keys this run has written or found unchanged: a link to one of them
         # is a repeat within the run, not an article known from an earlier run.
@@ -368,8 +369,12 @@ class FrontierMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.revisit_after = crawler.settings.getint("NEWSCRAWL_REVISIT_AFTER", 60)
-        self.revisit_window = crawler.settings.getint("NEWSCRAWL_REVISIT_WINDOW", 48)
+        self.revisit_after = defaults.getint(
+            crawler.settings, "NEWSCRAWL_REVISIT_AFTER"
+        )
+        self.revisit_window = defaults.getint(
+            crawler.settings, "NEWSCRAWL_REVISIT_WINDOW"
+        )
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:

@@ -34,6 +34,7 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.exceptions import StopDownload
 from scrapy.http import HtmlResponse
 
+from newscrawl import defaults
 from newscrawl.failures import REASON, RETRYABLE, RequestRefused, reason_of
 
 if TYPE_CHECKING:
@@ -74,11 +75,11 @@ class HostPolicy:
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
         settings = crawler.settings
-        self.base = settings.getfloat("NEWSCRAWL_BACKOFF_BASE", 2.0)
-        self.max_backoff = settings.getfloat("NEWSCRAWL_BACKOFF_MAX", 60.0)
-        self.max_failures = settings.getint("NEWSCRAWL_HOST_MAX_FAILURES", 8)
-        self.max_retry_after = settings.getfloat("NEWSCRAWL_RETRY_AFTER_MAX", 120.0)
-        self.max_crawl_delay = settings.getfloat("NEWSCRAWL_CRAWL_DELAY_MAX", 30.0)
+        self.base = defaults.getfloat(settings, "NEWSCRAWL_BACKOFF_BASE")
+        self.max_backoff = defaults.getfloat(settings, "NEWSCRAWL_BACKOFF_MAX")
+        self.max_failures = defaults.getint(settings, "NEWSCRAWL_HOST_MAX_FAILURES")
+        self.max_retry_after = defaults.getfloat(settings, "NEWSCRAWL_RETRY_AFTER_MAX")
+        self.max_crawl_delay = defaults.getfloat(settings, "NEWSCRAWL_CRAWL_DELAY_MAX")
         self.base_delay = settings.getfloat("DOWNLOAD_DELAY")
         self.hosts: dict[str, Host] = {}
 
@@ -325,7 +326,9 @@ class RedirectGuardMiddleware:
 
     def __init__(self, crawler: Crawler) -> None:
         self.crawler = crawler
-        self.allow_private = crawler.settings.getbool("NEWSCRAWL_ALLOW_PRIVATE")
+        self.allow_private = defaults.getbool(
+            crawler.settings, "NEWSCRAWL_ALLOW_PRIVATE"
+        )
         self.meta_refresh = crawler.settings.getbool("METAREFRESH_ENABLED", True)
         self.max_delay = crawler.settings.getint("METAREFRESH_MAXDELAY", 100)
 

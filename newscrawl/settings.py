@@ -1,14 +1,13 @@
 """Scrapy settings for newscrawl: polite defaults, atomic JSONL feeds, our pipelines.
 
-Custom settings are prefixed ``NEWSCRAWL_``. Override any of them per run with
-``-s NAME=VALUE``.
+newscrawl's own settings (``NEWSCRAWL_*``) are declared in :mod:`newscrawl.defaults`
+and exposed here. Override any setting per run with ``-s NAME=VALUE``.
 """
 
 from __future__ import annotations
 
-import os
-
 from newscrawl import __version__
+from newscrawl.defaults import TABLE
 
 BOT_NAME = "newscrawl"
 
@@ -20,13 +19,12 @@ COMMANDS_MODULE = "newscrawl.commands"
 # Inert unless NEWSCRAWL_CLUSTER=redis://... is set (workers sharing a frontier).
 ADDONS = {"newscrawl.cluster.Cluster": 0}
 
-# How operators of the sites we crawl can reach whoever runs this crawler.
-NEWSCRAWL_CONTACT = os.environ.get(
-    "NEWSCRAWL_CONTACT", "https://github.com/newscrawl/newscrawl"
-)
+# newscrawl's own settings (NEWSCRAWL_*), declared with their meaning in one
+# table; here so that Scrapy's settings (and `scrapy settings --get`) show them.
+globals().update({name: setting.default for name, setting in TABLE.items()})
 
 # Identify ourselves; a site owner must be able to tell who is crawling.
-USER_AGENT = f"newscrawl/{__version__} (+{NEWSCRAWL_CONTACT})"
+USER_AGENT = f"newscrawl/{__version__} (+{TABLE['NEWSCRAWL_CONTACT'].default})"
 
 # Obey robots.txt rules
 ROBOTSTXT_OBEY = True
@@ -51,24 +49,9 @@ DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 # trickled byte by byte is cut too.
 DOWNLOAD_TIMEOUT = 30
 # Retries of transient failures (timeouts, resets, 5xx, 429), each after the
-# host's backoff: NEWSCRAWL_BACKOFF_BASE seconds, doubled per consecutive failure
-# up to NEWSCRAWL_BACKOFF_MAX. A host failing NEWSCRAWL_HOST_MAX_FAILURES times in
-# a row is left alone for the rest of the run; its URLs stay pending.
+# host's backoff (NEWSCRAWL_BACKOFF_*, see newscrawl.defaults).
 RETRY_TIMES = 2
-NEWSCRAWL_BACKOFF_BASE = 2.0
-NEWSCRAWL_BACKOFF_MAX = 60.0
-NEWSCRAWL_HOST_MAX_FAILURES = 8
-# A 429's Retry-After is honoured up to this many seconds (then the URL waits for
-# the next run); robots.txt's Crawl-delay up to NEWSCRAWL_CRAWL_DELAY_MAX.
-NEWSCRAWL_RETRY_AFTER_MAX = 120.0
-NEWSCRAWL_CRAWL_DELAY_MAX = 30.0
-# A URL failing transiently this many runs in a row is given up (a final failure).
-NEWSCRAWL_MAX_ATTEMPTS = 3
-# Redirects from a public host to a private or loopback address are refused.
-NEWSCRAWL_ALLOW_PRIVATE = False
 REDIRECT_MAX_TIMES = 5
-# Links read from one page; a page with more is counted (links/page/capped).
-NEWSCRAWL_MAX_LINKS_PER_PAGE = 2000
 
 DOWNLOAD_HANDLERS = {
     "http": "newscrawl.download.AbortableHTTPDownloadHandler",
@@ -86,11 +69,6 @@ DOWNLOADER_MIDDLEWARES = {
     "newscrawl.warc.replay.ReplayMiddleware": 940,
     "newscrawl.warc.record.WarcRecorder": 950,
 }
-# WARC recording (-s NEWSCRAWL_WARC=DIR): every response, rotated at this size.
-NEWSCRAWL_WARC = ""
-NEWSCRAWL_WARC_MAX_BYTES = 1024 * 1024 * 1024
-# Replay (-a replay=PATH, or this setting): serve requests from WARC archives.
-NEWSCRAWL_REPLAY: list[str] = []
 # Cron safety net: no run lasts more than six hours.
 CLOSESPIDER_TIMEOUT = 6 * 3600
 
@@ -119,17 +97,6 @@ SPIDER_MIDDLEWARES = {
     # Last before the spider's output leaves: it sees what the spider yields.
     "newscrawl.persistence.FrontierMiddleware": 950,
 }
-
-# Crawl state across runs (seen articles, pending frontier, failures, run history).
-NEWSCRAWL_STATE = "sqlite"
-NEWSCRAWL_STATE_DIR = "output/.state"
-# A known article is fetched again only within this many hours of first sight...
-NEWSCRAWL_REVISIT_WINDOW = 48
-# ...and no sooner than this many minutes after its last fetch.
-NEWSCRAWL_REVISIT_AFTER = 60
-# Health: a field whose coverage for a site falls below this share of its median
-# over the last runs marks the run unhealthy (a layout change).
-NEWSCRAWL_COVERAGE_DROP = 0.5
 
 LOG_FORMATTER = "newscrawl.logformatter.NewscrawlLogFormatter"
 LOG_LEVEL = "INFO"

@@ -199,8 +199,10 @@ def test_the_readme_cron_line_works_as_written(cron_project):
 
 
 def test_the_readme_cron_line_mails_a_failed_run(cron_project):
-    project, _ = cron_project
-    run_cron_line(project, f"http://127.0.0.1:{closed_port()}")
+    project, site = cron_project
+    (site / "rss.xml").unlink()  # the feed is gone: 404, nothing to export
+    with serve(site) as base:
+        run_cron_line(project, base)
     mailed = (project / "mailed.txt").read_text("utf-8")
     assert mailed.startswith("newscrawl news: exit 4, see"), mailed
 

@@ -33,6 +33,7 @@ from scrapy.commands import ScrapyHelpFormatter
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
+from newscrawl import defaults
 from newscrawl.extensions import ExitCode
 from newscrawl.lock import RunLock
 from newscrawl.logformatter import install_log_filters
@@ -53,7 +54,7 @@ def unwritable_output(settings: BaseSettings, spider: str) -> str | None:
     """
     from newscrawl.persistence import feed_dirs_from  # noqa: PLC0415
 
-    dirs = [Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))]
+    dirs = [Path(defaults.get(settings, "NEWSCRAWL_STATE_DIR"))]
     dirs += feed_dirs_from(settings.getdict("FEEDS"), spider)
     for directory in dirs:
         try:
@@ -67,9 +68,9 @@ def unwritable_output(settings: BaseSettings, spider: str) -> str | None:
 
 def run_lock(settings: BaseSettings, spider: str) -> RunLock | None:
     """The lock one run of ``spider`` must hold, or ``None`` in cluster mode."""
-    if settings.get("NEWSCRAWL_CLUSTER"):
+    if defaults.get(settings, "NEWSCRAWL_CLUSTER"):
         return None
-    directory = Path(settings.get("NEWSCRAWL_STATE_DIR", "output/.state"))
+    directory = Path(defaults.get(settings, "NEWSCRAWL_STATE_DIR"))
     return RunLock(directory / f"{spider}.lock")
 
 
@@ -114,8 +115,8 @@ class Command(ScrapyCrawlCommand):
         install_log_filters(self.settings.get("LOG_LEVEL", "INFO"))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if self.crawler_process is not None and self.crawler_process.settings.get(
-            "NEWSCRAWL_CLUSTER"
+        if self.crawler_process is not None and defaults.get(
+            self.crawler_process.settings, "NEWSCRAWL_CLUSTER"
         ):
             # A cluster worker's seeds may all come from Redis (newscrawl seed).
             opts.spargs.setdefault("_cluster", "1")

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from newscrawl import __version__
+from newscrawl import __version__, defaults
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -129,17 +129,15 @@ class WarcRecorder:
     def __init__(self, crawler: Crawler, directory: Path) -> None:
         self.crawler = crawler
         self.directory = directory
-        self.max_bytes = crawler.settings.getint(
-            "NEWSCRAWL_WARC_MAX_BYTES", 1024 * 1024 * 1024
-        )
+        self.max_bytes = defaults.getint(crawler.settings, "NEWSCRAWL_WARC_MAX_BYTES")
         self.current: WarcFile | None = None
         self.serial = 0
         self.stamp = utc_stamp()
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        directory = crawler.settings.get("NEWSCRAWL_WARC")
-        if not directory or crawler.settings.get("NEWSCRAWL_REPLAY"):
+        directory = defaults.get(crawler.settings, "NEWSCRAWL_WARC")
+        if not directory or defaults.get(crawler.settings, "NEWSCRAWL_REPLAY"):
             raise NotConfigured  # off: silent (a reason would be logged as a warning)
         recorder = cls(crawler, Path(directory))
         crawler.signals.connect(recorder.spider_opened, signal=signals.spider_opened)
