@@ -3,7 +3,7 @@
 # Every crawl is the project's real command, ``python -m scrapy crawl news`` run
 # from the repo root in a process of its own, with a fresh state directory
 # (``-s NEWSCRAWL_STATE_DIR``, state on) and a fresh JSONL feed; each figure comes
-# from the run report ``<feed>.report.json`` (newscrawl/extensions.py). Per repeat:
+# from the run report ``<feed>.report.json`` (newscrawl/report.py). Per repeat:
 #
 # 1. live, recording: the generated site of --pages articles (tests/sitegen.py,
 #    the site of benchmarks/state.py and benchmarks/hostile.py) served on

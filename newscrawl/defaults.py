@@ -101,6 +101,27 @@ TABLE: dict[str, Setting] = {
 }
 
 
+def _shown(value: Any) -> str:
+    if value in ("", [], None):
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int) and value >= 1024 * 1024 and value % 1024 == 0:
+        return f"{value // (1024 * 1024)} MiB"
+    return str(value)
+
+
+def markdown_table() -> str:
+    """The table of every setting, as ``docs/operations.md`` shows it."""
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for name, setting in TABLE.items():
+        default = "the project URL" if name == "NEWSCRAWL_CONTACT" else None
+        rows.append(
+            f"| `{name}` | {default or _shown(setting.default)} | {setting.help} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def _declared(name: str) -> Setting:
     try:
         return TABLE[name]
@@ -129,3 +150,7 @@ def getbool(settings: BaseSettings, name: str) -> bool:
 
 def getlist(settings: BaseSettings, name: str) -> list[Any]:
     return settings.getlist(name, _declared(name).default)
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")  # noqa: T201 - regenerates the docs' table

@@ -39,6 +39,7 @@ from scrapy.extensions.feedexport import FeedExporter
 from newscrawl import defaults
 from newscrawl.failures import GONE, NOT_ATTEMPTS, is_final
 from newscrawl.feeds import PART_SUFFIX, is_open_as, try_lock
+from newscrawl.health import component_failed
 from newscrawl.state import Pending, key_of
 from newscrawl.state.sqlite import SQLiteState, now_minutes
 
@@ -227,10 +228,11 @@ class CrawlStateExtension:
         if self.output_error is not None:
             return
         self.output_error = error
-        logger.error(
-            "Cannot write the output (%s): stopping the crawl. Items written so far"
-            " are kept; the unfinished feed is recovered by the next run.",
-            error,
+        component_failed(
+            self.crawler,
+            "feed",
+            f"{error}: stopping the crawl; items written so far are kept, the"
+            " unfinished feed is recovered by the next run",
         )
         assert self.crawler.stats is not None
         self.crawler.stats.set_value("newscrawl/output_error", str(error))

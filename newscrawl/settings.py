@@ -90,7 +90,7 @@ EXTENSIONS = {
     "newscrawl.resilience.ContentGuard": 110,
     "newscrawl.loopmonitor.LoopMonitor": 120,
     "newscrawl.persistence.CrawlStateExtension": 400,
-    "newscrawl.extensions.CrawlReport": 500,
+    "newscrawl.report.CrawlReport": 500,
 }
 
 SPIDER_MIDDLEWARES = {

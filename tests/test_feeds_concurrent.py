@@ -18,8 +18,8 @@ from scrapy.settings import Settings
 
 from newscrawl import feeds
 from newscrawl.commands.crawl import Command, run_lock
-from newscrawl.extensions import ExitCode
 from newscrawl.feeds import PART_SUFFIX, AtomicFileFeedStorage, try_lock
+from newscrawl.health import ExitCode
 from newscrawl.lock import RunLock
 from newscrawl.persistence import recover_parts
 

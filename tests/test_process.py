@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl.extensions import ExitCode
+from newscrawl.health import ExitCode
 
 from .faultserver import FaultServer, article_path
 from .test_hostile import FAST, ROOT, crawl
@@ -102,7 +102,7 @@ def test_a_full_disk_stops_the_crawl_and_loses_nothing(faults, tmp_path, monkeyp
     )
     monkeypatch.delenv("NEWSCRAWL_TEST_DISK_BYTES")
     assert run.returncode == ExitCode.OUTPUT, run.log[-3000:]
-    assert "Cannot write the output" in run.log
+    assert "The feed failed: " in run.log
     parts = list((tmp_path / "feeds").glob("*.part"))
     assert len(parts) == 1, "the unfinished feed keeps its .part name"
     assert not list((tmp_path / "feeds").glob("*.jsonl"))

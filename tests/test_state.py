@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from newscrawl.extensions import ExitCode
+from newscrawl.health import ExitCode
 from newscrawl.lock import RunLock
 from newscrawl.schema import validation_errors
 

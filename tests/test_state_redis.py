@@ -405,7 +405,7 @@ def test_redis_memory_per_seen_url(redis_url: str) -> None:
 def test_a_crawl_with_the_redis_state_is_incremental(redis_url, tmp_path):
     # A real `scrapy crawl news` twice against one Redis: the second run finds
     # every article known and writes nothing.
-    from newscrawl.extensions import ExitCode
+    from newscrawl.health import ExitCode
 
     from .faultserver import FaultServer, article_path
     from .test_hostile import crawl

@@ -1,0 +1,84 @@
+"""The one door from a failed component to the run's health and exit code."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import pytest
+from scrapy.utils.test import get_crawler
+
+from newscrawl.health import ExitCode, component_failed, failed_components, health
+from newscrawl.report import build_report, summary_lines
+
+
+def _report(stats: dict) -> dict:
+    report = build_report({"finish_reason": "finished", **stats}, feeds=[])
+    report.update(items_by_site={"example.org": 5}, coverage={})
+    return report
+
+
+def test_a_failed_component_is_counted_kept_and_logged_once(caplog):
+    crawler = get_crawler()
+    with caplog.at_level(logging.ERROR, logger="newscrawl.health"):
+        component_failed(crawler, "state", "database disk image is malformed")
+        component_failed(crawler, "state", "a second error")
+    stats = crawler.stats.get_stats()
+    assert stats["newscrawl/component_failed/state"] == 2
+    assert failed_components(stats) == {"state": "database disk image is malformed"}
+    assert [r.getMessage() for r in caplog.records] == [
+        "The state failed: database disk image is malformed"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("component", "code"),
+    [
+        ("state", ExitCode.COMPONENT),
+        ("cluster", ExitCode.COMPONENT),
+        ("archive", ExitCode.OUTPUT),
+        ("feed", ExitCode.OUTPUT),
+        ("report", ExitCode.OUTPUT),
+    ],
+)
+def test_a_failed_component_decides_the_exit_code(component, code):
+    report = _report(
+        {"item_scraped_count": 5, f"newscrawl/component_error/{component}": "boom"}
+    )
+    assert report["component_failures"] == {component: "boom"}
+    assert health(report, {}, 0.5) == (code, [f"{component} failed: boom"])
+    # ...and the summary says so in its last line.
+    report["health"] = {
+        "exit_code": int(code),
+        "problems": [f"{component} failed: boom"],
+    }
+    assert summary_lines(report, "news")[-1].endswith(f"{component} failed: boom)")
+
+
+def test_a_healthy_run_has_no_failed_component():
+    report = _report({"item_scraped_count": 5})
+    assert report["component_failures"] == {}
+    assert health(report, {}, 0.5) == (ExitCode.OK, [])
+
+
+def test_the_old_module_name_still_works_and_warns():
+    sys.modules.pop("newscrawl.extensions", None)
+    with pytest.warns(DeprecationWarning, match="newscrawl.report"):
+        old = importlib.import_module("newscrawl.extensions")
+    from newscrawl.report import CrawlReport
+
+    assert old.CrawlReport is CrawlReport
+    assert old.ExitCode is ExitCode
+
+
+def test_the_readme_lists_every_exit_code():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    listed = {
+        int(line.split("|")[1])
+        for line in readme.splitlines()
+        if line.startswith("| ") and line.split("|")[1].strip().isdigit()
+    }
+    assert listed == {int(code) for code in ExitCode}
