@@ -14,7 +14,7 @@
 - An output or state directory that cannot be written is reported at once (73),
   before anything is crawled.
 - The exit code is the run's health as judged by the crawl report
-  (:class:`newscrawl.extensions.ExitCode`); stock ``scrapy crawl`` exits 0 even
+  (:class:`newscrawl.health.ExitCode`); stock ``scrapy crawl`` exits 0 even
   when it exported nothing. The run ends with a short summary on stderr (what
   was new, known, failed and pending, the output file, the exit code and what it
   means).
@@ -34,7 +34,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from scrapy.exceptions import UsageError
 
 from newscrawl import defaults
-from newscrawl.extensions import ExitCode
+from newscrawl.health import ExitCode
 from newscrawl.lock import RunLock
 from newscrawl.logformatter import install_log_filters
 from newscrawl.params import ArgumentError, EuronewsParams, NewsParams

@@ -63,6 +63,11 @@ class SiteProfile:
     valid_until: ClassVar[dt.date | None] = None
     #: Where the article lives on the page (rails and teasers are outside it).
     scope_css: ClassVar[tuple[str, ...]] = ()
+    #: Fields whose ``<field>_css`` runs on the whole page (``<head>`` metadata),
+    #: not inside ``scope_css``.
+    page_fields: ClassVar[frozenset[str]] = frozenset()
+    #: Fields that take only the first match of their selector.
+    single_fields: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, loader: ArticleLoader) -> None:
         self.loader = loader
@@ -110,16 +115,21 @@ class SiteProfile:
         return self.root.css("__nothing__")
 
     def values(self, field: str) -> list[Any]:
-        """Raw values for ``field``: ``extract_<field>()`` or its ``<field>_css``."""
+        """Raw values for ``field``: ``extract_<field>()``, else its ``<field>_css``.
+
+        A selector is enough for most fields: the declarative path runs it in the
+        article (or the page, for ``page_fields``), keeps the first match for
+        ``single_fields``, and takes an element's text or an attribute's value.
+        """
         method = getattr(self, f"extract_{field}", None)
         if method is not None:
             result: list[Any] = method()
             return result
         selectors: tuple[str, ...] = getattr(self, f"{field}_css", ())
-        return [
-            node_text(n) if not _is_attr(n) else n.get()
-            for n in self.first(field, selectors)
-        ]
+        found = self.first(field, selectors, page=field in self.page_fields)
+        if field in self.single_fields:
+            found = found[:1]
+        return [node_text(n) if not _is_attr(n) else n.get() for n in found]
 
 
 def _is_attr(node: Selector) -> bool:

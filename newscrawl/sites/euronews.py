@@ -130,6 +130,11 @@ class V1(SiteProfile):
         "div.o-article-newsy__main",
     )
 
+    # Head metadata lives outside the article scope.
+    page_fields = frozenset(
+        {"published", "modified", "section", "story_id", "language", "canonical_url"}
+    )
+    single_fields = frozenset({"summary"})
     title_css = ("h1.c-article-redesign-title",)
     title_prefix_css = "[class*='c-article-title__prefix']"
     summary_css: tuple[str, ...] = ("p.c-article-summary",)
@@ -172,37 +177,11 @@ class V1(SiteProfile):
     def matches_layout(cls, page: Selector) -> bool:
         return bool(page.css("p.c-article-summary, time.c-article-publication-date"))
 
-    # Head fields live outside the article scope.
-    def _page_values(self, field: str) -> list[Any]:
-        selectors: tuple[str, ...] = getattr(self, f"{field}_css")
-        return self.first(field, selectors, page=True).getall()
-
-    def extract_published(self) -> list[Any]:
-        return self._page_values("published")
-
-    def extract_modified(self) -> list[Any]:
-        return self._page_values("modified")
-
-    def extract_section(self) -> list[Any]:
-        return self._page_values("section")
-
-    def extract_story_id(self) -> list[Any]:
-        return self._page_values("story_id")
-
-    def extract_language(self) -> list[Any]:
-        return self._page_values("language")
-
-    def extract_canonical_url(self) -> list[Any]:
-        return self._page_values("canonical_url")
-
     def extract_title(self) -> list[Any]:
         return [
             node_text(h, exclude=self.title_prefix_css)
             for h in self.first("title", self.title_css)[:1]
         ]
-
-    def extract_summary(self) -> list[Any]:
-        return [node_text(n) for n in self.first("summary", self.summary_css)[:1]]
 
     def extract_byline(self) -> list[Any]:
         parts = [node_text(n) for n in self.first("byline", self.byline_css)[:1]]
@@ -233,9 +212,6 @@ class V1(SiteProfile):
             if name:
                 names.append(name)
         return names
-
-    def extract_tags(self) -> list[Any]:
-        return [node_text(a) for a in self.first("tags", self.tags_css)]
 
     def extract_images(self) -> list[Any]:
         images = [
