@@ -115,9 +115,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
-    from scrapy.http import HtmlResponse  # noqa: PLC0415
-
-    from newscrawl.extract import extract  # noqa: PLC0415
+    from newscrawl.page import process_page  # noqa: PLC0415
 
     try:
         body = args.page.read_bytes()
@@ -128,10 +126,21 @@ def _cmd_parse(args: argparse.Namespace) -> int:
         import gzip  # noqa: PLC0415
 
         body = gzip.decompress(body)
-    response = HtmlResponse(url=args.url, body=body, encoding=args.encoding)
-    item = extract(response, site=args.site, fetched_at=args.fetched_at)
-    json.dump(item.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
+    # The crawl's page work: charset chosen (unless --encoding), markup repaired.
+    page = process_page(
+        body,
+        url=args.url,
+        fetched_at=args.fetched_at,
+        site=args.site,
+        encoding=args.encoding,
+    )
+    if page.item is None:
+        print(f"parse: no item ({page.repaired or 'no_body'})", file=sys.stderr)
+        return 1
+    json.dump(page.item.to_dict(), sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
+    if page.invalid:
+        print(f"parse: a crawl would drop this item: {page.invalid}", file=sys.stderr)
     return 0
 
 
@@ -165,8 +174,9 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     def records() -> Any:
         if args.page:
             yield offline.saved_page(args.page, args.url, args.fetched_at)
-        for path in args.warc or ():
-            yield from offline.iter_warc(path)
+        if args.warc:
+            # Indexed together: a revisit in one file may refer to another.
+            yield from offline.iter_warc(*args.warc)
 
     out = args.out if args.out else sys.stdout.buffer
     with tqdm(
@@ -199,7 +209,7 @@ def _cmd_sites(_: argparse.Namespace) -> int:
 
 
 def _cmd_seed(args: argparse.Namespace) -> int:
-    from newscrawl.cluster import connect, push_seeds  # noqa: PLC0415
+    from newscrawl.cluster.admin import connect, push_seeds  # noqa: PLC0415
     from newscrawl.params import ArgumentError, _urls, _urls_file  # noqa: PLC0415
 
     try:
@@ -223,7 +233,7 @@ def _cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _cmd_cluster(args: argparse.Namespace) -> int:
-    from newscrawl.cluster import connect, status  # noqa: PLC0415
+    from newscrawl.cluster.admin import connect, status  # noqa: PLC0415
 
     print(json.dumps(status(connect(args.redis), args.spider), indent=2))
     return 0
@@ -267,7 +277,9 @@ def build_parser() -> argparse.ArgumentParser:
     parse.add_argument("--url", required=True, help="the URL the page was fetched from")
     parse.add_argument("--site", help="site profile key (default: from the URL)")
     parse.add_argument("--fetched-at", help="ISO 8601 fetch time (picks the version)")
-    parse.add_argument("--encoding", default="utf-8")
+    parse.add_argument(
+        "--encoding", help="the page's encoding (default: chosen as a crawl does)"
+    )
     parse.set_defaults(func=_cmd_parse)
 
     sites = sub.add_parser("sites", help="list site profiles")

@@ -1,8 +1,8 @@
 """HTTP downloads that a stopping crawl aborts at once instead of waiting out.
 
 It also refuses, at the moment a download would start, requests to a host that
-was cooled down after they were queued (:class:`newscrawl.resilience.HostPolicy`),
-and, in a cluster, waits for the host's lease (:class:`newscrawl.cluster.HostGate`).
+was cooled down after they were queued (:class:`newscrawl.hosts.HostPolicy`).
+A subclass may hold something around each download (:meth:`lease`).
 
 When a crawl closes (SIGTERM, a timeout, an output error), Scrapy waits for the
 downloads in flight, each up to ``DOWNLOAD_TIMEOUT``: a server that holds
@@ -14,16 +14,18 @@ with the reason ``shutdown`` and stay pending in the crawl state for the next ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from twisted.internet import task
 
-from newscrawl.cluster import cluster_of
 from newscrawl.failures import REASON, RequestRefused
-from newscrawl.resilience import HostPolicy
+from newscrawl.hosts import HostPolicy
 
 if TYPE_CHECKING:
+    from contextlib import AbstractAsyncContextManager
+
     from scrapy import Request
     from scrapy.crawler import Crawler
     from scrapy.http import Response
@@ -59,35 +61,38 @@ class AbortableHTTPDownloadHandler(HTTP11DownloadHandler):
             raise RequestRefused("shutdown")
         # Checked again here, when the download really starts: requests admitted
         # to the host's queue before it was cooled down must not go out either.
-        policy = self._crawler.get_extension(HostPolicy)
+        policy = self.crawler.get_extension(HostPolicy)
         if policy is not None and policy.cooled(request):
             raise RequestRefused("host_cooled_down", policy.key(request))
         if not self._watch.running:
             self._watch.start(CHECK_EVERY, now=False)
-        cluster = cluster_of(self._crawler)
-        # In a cluster, the host's limits hold for all workers together.
-        # "is not None": the scheduler's len() is the queue's, often 0.
-        token = None
-        if cluster is not None:
-            token = await cluster.gate.acquire(request, self._closing)
-        future = asyncio.ensure_future(super().download_request(request))
-        self._inflight[future] = request
-        try:
-            return await future
-        except asyncio.CancelledError:
-            if request.meta.get(REASON) == "shutdown":
-                raise RequestRefused("shutdown") from None
-            raise
-        finally:
-            self._inflight.pop(future, None)
-            if cluster is not None and token is not None:
-                cluster.gate.release(request, token)
+        async with self.lease(request):
+            future = asyncio.ensure_future(super().download_request(request))
+            self._inflight[future] = request
+            try:
+                return await future
+            except asyncio.CancelledError:
+                if request.meta.get(REASON) == "shutdown":
+                    raise RequestRefused("shutdown") from None
+                raise
+            finally:
+                self._inflight.pop(future, None)
 
-    def _closing(self) -> bool:
-        return self._aborted or engine_closing(self._crawler)
+    def lease(self, request: Request) -> AbstractAsyncContextManager[None]:
+        """Held around the download of ``request``, once it is admitted: nothing.
+
+        A subclass may wait here for a resource (a lease on the host shared
+        with other processes, say); it should give up, raising, when
+        :meth:`closing` becomes true.
+        """
+        return contextlib.nullcontext()
+
+    def closing(self) -> bool:
+        """Whether this handler's downloads are being aborted (the crawl closes)."""
+        return self._aborted or engine_closing(self.crawler)
 
     def _check(self) -> None:
-        if self._aborted or not engine_closing(self._crawler):
+        if self._aborted or not engine_closing(self.crawler):
             return
         self._aborted = True
         for future, request in list(self._inflight.items()):

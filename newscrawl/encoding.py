@@ -331,28 +331,38 @@ class CharsetMiddleware:
         return cls(crawler.stats)
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if (
-            not isinstance(response, TextResponse)
-            or response._encoding is not None
-            or not response.body
-        ):
+        if not isinstance(response, TextResponse):
             return response
-        declared = response._declared_encoding()
-        encoding, reason = choose_encoding(response.body, declared)
-        if declared is None:
-            # Scrapy's own fallback reads ASCII and valid UTF-8 the same way;
-            # anything else it would send to charset_normalizer, whole body.
-            if reason in {"ascii", "utf8_valid"}:
-                return response
-        elif normalise(declared) == encoding:
-            return response
-        if self.stats is not None:
+        settled, reason = settle_encoding(response)
+        if reason is not None and self.stats is not None:
             self.stats.inc_value(f"newscrawl/charset/{reason}")
-        logger.debug(
-            "Charset of %s: %s instead of %s (%s)",
-            response.url,
-            encoding,
-            declared or "undeclared",
-            reason,
-        )
-        return _with_encoding(response, encoding)
+        return settled
+
+
+def settle_encoding(response: TextResponse) -> tuple[TextResponse, str | None]:
+    """``response`` pinned to the encoding :func:`choose_encoding` picks, and why.
+
+    The reason is ``None`` when the response comes back as it was: its encoding
+    set explicitly, an empty body, a declaration that holds, or an undeclared body
+    that is ASCII or valid UTF-8 (Scrapy's own fallback reads those the same way;
+    anything else it would send to charset_normalizer, whole body). The
+    :class:`CharsetMiddleware` of a crawl and :func:`newscrawl.page.process_page`
+    decide with this one rule.
+    """
+    if response._encoding is not None or not response.body:
+        return response, None
+    declared = response._declared_encoding()
+    encoding, reason = choose_encoding(response.body, declared)
+    if declared is None:
+        if reason in {"ascii", "utf8_valid"}:
+            return response, None
+    elif normalise(declared) == encoding:
+        return response, None
+    logger.debug(
+        "Charset of %s: %s instead of %s (%s)",
+        response.url,
+        encoding,
+        declared or "undeclared",
+        reason,
+    )
+    return _with_encoding(response, encoding), reason

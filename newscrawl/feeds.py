@@ -8,7 +8,7 @@ file is an unfinished run, or a run still writing it.
 Several processes (cluster workers) may write feeds to one directory at once, so
 a ``.part`` is created exclusively, under the next free name if two runs picked
 the same one, and its writer holds an exclusive ``flock`` on it until the final
-rename: recovery (:func:`newscrawl.persistence.recover_parts`) takes over only
+rename: recovery (:func:`newscrawl.state.recovery.recover_parts`) takes over only
 files whose lock is free, i.e. whose writer has closed them or died (the kernel
 drops the lock even on ``kill -9``).
 """

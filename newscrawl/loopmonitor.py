@@ -8,7 +8,6 @@ hostile page that freezes the crawl shows up in numbers.
 
 from __future__ import annotations
 
-import gc
 import logging
 import resource
 import sys
@@ -78,16 +77,7 @@ class LoopMonitor:
         return ext
 
     def opened(self) -> None:
-        from newscrawl.worker import use_thread, warm_up  # noqa: PLC0415
-
-        use_thread(defaults.getbool(self.crawler.settings, "NEWSCRAWL_EXTRACT_THREAD"))
-        # First-use imports happen now, before any download is in flight.
-        warm_up()
-        # Stalls of a few hundred ms in a long crawl were full garbage collections
-        # walking every object of the imported libraries (dateparser's language
-        # data, trafilatura, lxml...). Frozen, they are no longer walked.
-        gc.collect()
-        gc.freeze()
+        # Extraction is set up and warmed up before (newscrawl.extract_thread).
         self.last = time.monotonic()
         self.loop.start(INTERVAL, now=False)
         if defaults.getbool(self.crawler.settings, "NEWSCRAWL_LOOP_TRACE"):

@@ -1,8 +1,11 @@
 """Offline extraction: WARC records or saved pages -> JSONL items, no network.
 
-The same ``extract()`` and the same validation as the spiders; output goes through
-Scrapy's JSON Lines exporter into an atomic ``.part`` file. A record that cannot be
-read or extracted is reported with its URL and reason, and the run goes on.
+Each page takes the crawl's own path (:func:`newscrawl.page.process_page`: charset,
+markup repair, link pruning, extraction, the pipeline's validation); WARC files are
+read through the replay's index (:class:`newscrawl.warc.index.ArchiveIndex`), so a
+revisit record gives the response it refers to, as replay serves it. Output goes
+through Scrapy's JSON Lines exporter into an atomic ``.part`` file. A record that
+cannot be read or extracted is reported with its URL and reason, and the run goes on.
 """
 
 from __future__ import annotations
@@ -13,19 +16,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 from scrapy.exporters import JsonLinesItemExporter
-from scrapy.http import HtmlResponse
 
-from newscrawl.extract import extract, utc_now
 from newscrawl.feeds import AtomicFileFeedStorage
-from newscrawl.pipelines import ArticleDropped, ValidateArticlePipeline
+from newscrawl.page import LocalStats, PageResult, process_page
+from newscrawl.warc.index import ArchiveIndex, NotServed, ReplayedResponse
+from newscrawl.warc.reader import first_line
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
-
-    from newscrawl.items import ArticleItem
 
 logger = logging.getLogger(__name__)
 
@@ -35,31 +36,18 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 MAX_BODY_BYTES = 20 * 1024 * 1024
 
 
-class DictStats:
-    """The slice of Scrapy's stats collector that loaders and pipelines use."""
-
-    def __init__(self) -> None:
-        self.values: Counter[str] = Counter()
-
-    def inc_value(self, key: str, count: int = 1, start: int = 0) -> None:
-        self.values[key] += count
-
-    def get_value(self, key: str, default: Any = None) -> Any:
-        return self.values.get(key, default)
-
-    def get_stats(self) -> dict[str, Any]:
-        return dict(self.values)
-
-
 @dataclass
 class Record:
     """One HTTP response out of an archive (or a saved page)."""
 
     url: str
     body: bytes
-    headers: dict[str, str]
+    #: HTTP headers, in archive order (none for a saved page).
+    headers: list[tuple[str, str]]
     fetched_at: str | None
     offset: int | None = None
+    #: The WARC file it comes from.
+    path: str | None = None
 
 
 @dataclass
@@ -69,6 +57,7 @@ class Skip:
     url: str | None
     reason: str
     offset: int | None = None
+    path: str | None = None
 
 
 @dataclass
@@ -79,6 +68,8 @@ class RunSummary:
     skipped: Counter[str] = field(default_factory=Counter)
     failed: Counter[str] = field(default_factory=Counter)
     seconds: list[tuple[str, float]] = field(default_factory=list)
+    #: The pages' counters (``newscrawl/extract/...``), as a crawl's stats has them.
+    stats: LocalStats = field(default_factory=LocalStats)
 
 
 def _iso_date(warc_date: str | None) -> str | None:
@@ -96,83 +87,75 @@ def _iso_date(warc_date: str | None) -> str | None:
     return when.replace(microsecond=0).isoformat()
 
 
-def iter_warc(path: Path) -> Iterator[Record | Skip]:
-    """Response records of a WARC file (gzipped or not), HTML or a ``Skip``."""
-    from warcio.archiveiterator import ArchiveIterator  # noqa: PLC0415
-    from warcio.exceptions import ArchiveLoadFailed  # noqa: PLC0415
+def iter_warc(*paths: Path) -> Iterator[Record | Skip]:
+    """Every response and revisit record of the WARC files in order: page or ``Skip``.
 
-    with path.open("rb") as stream:
-        records = ArchiveIterator(stream)
-        try:
-            for record in records:
-                if record.rec_type != "response":
-                    continue
-                url = record.rec_headers.get_header("WARC-Target-URI")
-                fetched_at = _iso_date(record.rec_headers.get_header("WARC-Date"))
-                http = record.http_headers
-                reason, body = _read(record, http)
-                # warcio reads the rest of the record to find its offset: call it
-                # only once the body has been read.
-                offset = records.get_record_offset()
-                if reason:
-                    yield Skip(url, reason, offset)
-                    continue
-                assert http is not None
-                headers = {k: v for k, v in http.headers if k.lower() == "content-type"}
-                yield Record(url, body, headers, fetched_at, offset)
-        except (ArchiveLoadFailed, OSError, EOFError, ValueError) as exc:
-            yield Skip(None, f"archive_damaged: {exc}", records.get_record_offset())
-
-
-def _read(record: Any, http: Any) -> tuple[str | None, bytes]:
-    """``(skip reason or None, body)`` of a response record."""
-    if http is None:
-        return "no_http_headers", b""
-    ctype = (http.get_header("Content-Type") or "").lower()
-    if ctype and not ctype.startswith(HTML_TYPES):
-        return "not_html", b""
-    status = http.get_statuscode()
-    if status != "200":
-        return f"http_{status}", b""
-    body: bytes = record.content_stream().read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return "too_large", b""
-    # A cut-off archive ends in a record shorter than its declared length; warcio
-    # returns what is there without complaint, and half a page is a wrong page.
-    if getattr(record.raw_stream, "limit", 0) > 0:
-        return "truncated_record", b""
-    if not body.strip():
-        return "empty_body", b""
-    return None, body
-
-
-def extract_record(
-    record: Record, stats: DictStats | None = None, site: str | None = None
-) -> ArticleItem:
-    """The record's article, by the same page work as a crawl.
-
-    That is charset repair, deep-nesting repair, link pruning and extraction.
+    The files are indexed together first, so that a revisit in one refers to a
+    response in any. A damaged file gives the records before the damage, then a
+    ``Skip`` saying where it is.
     """
-    from newscrawl.encoding import CharsetMiddleware  # noqa: PLC0415
-    from newscrawl.worker import analyse_page  # noqa: PLC0415
+    index = ArchiveIndex(paths, max_bytes=MAX_BODY_BYTES)
+    damages = {damage.path: damage for damage in index.errors}
 
-    response = HtmlResponse(url=record.url, body=record.body, headers=record.headers)
-    fixed = CharsetMiddleware(stats).process_response(  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
-        response,
-    )
-    page = analyse_page(
-        fixed,  # type: ignore[arg-type]
+    def damaged(number: int) -> Iterator[Skip]:
+        damage = damages.get(str(index.files[number]))
+        if damage is not None:
+            yield Skip(damage.uri, damage.reason, damage.offset, damage.path)
+
+    done = 0  # the files before this one have had their damage, if any, given
+    for location in index.locations():
+        number, offset = index.place(location)
+        for earlier in range(done, number):
+            yield from damaged(earlier)
+        done = number
+        path = str(index.files[number])
+        try:
+            found = index.at(location)
+        except NotServed as exc:
+            yield Skip(exc.uri, exc.reason, offset, path)
+            continue
+        except Exception as exc:  # noqa: BLE001 - the file changed since it was indexed
+            logger.error(
+                "Cannot read the record at %s@%d: %s", path, offset, first_line(exc)
+            )
+            yield Skip(None, "unreadable_record", offset, path)
+            continue
+        yield _page(found, offset, path)
+    for number in range(done, len(index.files)):
+        yield from damaged(number)
+
+
+def _header(headers: list[tuple[str, str]], name: str) -> str:
+    return next((v for k, v in headers if k.lower() == name), "")
+
+
+def _page(found: ReplayedResponse, offset: int, path: str) -> Record | Skip:
+    """The served response as a page to extract, or why it is none."""
+    ctype = _header(found.headers, "content-type").lower()
+    if ctype and not ctype.startswith(HTML_TYPES):
+        return Skip(found.url, "not_html", offset, path)
+    if found.status != 200:
+        return Skip(found.url, f"http_{found.status}", offset, path)
+    if found.too_large:
+        return Skip(found.url, "too_large", offset, path)
+    if _header(found.headers, "content-encoding"):
+        # br, zstd or stacked: a crawl's HttpCompressionMiddleware decodes them.
+        return Skip(found.url, "content_encoding", offset, path)
+    if not found.body.strip():
+        return Skip(found.url, "empty_body", offset, path)
+    fetched_at = _iso_date(found.date)
+    return Record(found.url, found.body, found.headers, fetched_at, offset, path)
+
+
+def process_record(record: Record, site: str | None = None) -> PageResult:
+    """The record's page work: the crawl's :func:`~newscrawl.page.process_page`."""
+    return process_page(
+        record.body,
+        url=record.url,
+        headers=record.headers,
+        fetched_at=record.fetched_at,
         site=site,
-        fetched_at=record.fetched_at or utc_now(),
-        verdict=False,
-        max_links=0,
     )
-    if stats is not None:
-        page.stats.merge_into(stats)
-    if page.item is None:
-        return extract(response, site=site, stats=stats, fetched_at=record.fetched_at)
-    return page.item
 
 
 def run(
@@ -185,11 +168,10 @@ def run(
     """Extract every record into ``out`` (a path: written atomically).
 
     ``site`` forces a site profile (as ``-a site=`` does for the ``news`` spider);
-    by default it is chosen from each record's URL.
+    by default it is chosen from each record's URL. An item the crawl's validation
+    would drop is counted as failed with the pipeline's reason, not written.
     """
     summary = RunSummary()
-    stats = DictStats()
-    validate = ValidateArticlePipeline(stats)
     storage = None
     if isinstance(out, Path):
         storage = AtomicFileFeedStorage(str(out), feed_options={"overwrite": True})
@@ -209,27 +191,30 @@ def run(
             if isinstance(record, Skip):
                 summary.skipped[record.reason] += 1
                 logger.warning(
-                    "Skipped %s (record at byte %s): %s",
+                    "Skipped %s (%s at byte %s): %s",
                     record.url or "?",
+                    record.path or "record",
                     record.offset,
                     record.reason,
                 )
                 continue
             start = time.perf_counter()
             try:
-                item = extract_record(record, stats, site)
-                validate.process_item(item)
-            except ArticleDropped as exc:
-                summary.failed[exc.reason] += 1
-                logger.warning("Not extracted %s: %s", record.url, exc.reason)
-                continue
+                page = process_record(record, site)
             except Exception as exc:  # one bad page must not end the run
                 summary.failed[type(exc).__name__] += 1
                 logger.exception("Failed on %s", record.url)
                 continue
             finally:
                 summary.seconds.append((record.url, time.perf_counter() - start))
-            exporter.export_item(item)
+            page.stats.merge_into(summary.stats)
+            # The crawl's reasons: a page without an item fails as no_body.
+            reason = "no_body" if page.item is None else page.invalid
+            if reason is not None:
+                summary.failed[reason] += 1
+                logger.warning("Not extracted %s: %s", record.url, reason)
+                continue
+            exporter.export_item(page.item)
             summary.items += 1
     finally:
         exporter.finish_exporting()
@@ -245,4 +230,4 @@ def saved_page(path: Path, url: str, fetched_at: str | None = None) -> Record:
         import gzip  # noqa: PLC0415
 
         body = gzip.decompress(body)
-    return Record(url=url, body=body, headers={}, fetched_at=fetched_at)
+    return Record(url=url, body=body, headers=[], fetched_at=fetched_at)

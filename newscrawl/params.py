@@ -1,17 +1,27 @@
-"""Typed, validated spider arguments (``-a name=value``).
+"""Spider arguments (``-a name=value``): validated once, then planned.
 
 A bad value raises :class:`ArgumentError` naming the argument, so the run stops at
 start with a clear message instead of crawling with a half-understood request.
+:func:`plan` turns validated arguments into what the spider does: its start
+points, its follow rules and the settings the arguments imply. The ``crawl``
+command validates before the crawler starts; the spider reuses that result
+(:data:`VALIDATED`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
-from newscrawl.sites.euronews import EDITIONS, edition_code
+from newscrawl.follow import FollowRules, host_of, site_of
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+#: Crawler attribute holding the spider arguments the ``crawl`` command validated.
+VALIDATED = "newscrawl_arguments"
 
 
 class ArgumentError(ValueError):
@@ -61,7 +71,7 @@ def _bool(name: str, value: object) -> bool:
     raise ArgumentError(name, f"not yes or no: {value!r}")
 
 
-def _replay(kwargs: dict[str, Any]) -> tuple[str, ...]:
+def _replay(kwargs: Mapping[str, Any]) -> tuple[str, ...]:
     """``replay=PATH[,PATH...]``: WARC files or directories that must exist."""
     value = kwargs.get("replay")
     if not value:
@@ -73,7 +83,7 @@ def _replay(kwargs: dict[str, Any]) -> tuple[str, ...]:
     return tuple(paths)
 
 
-def _check_known(known: frozenset[str], kwargs: dict[str, Any]) -> None:
+def _check_known(known: frozenset[str], kwargs: Mapping[str, Any]) -> None:
     unknown = set(kwargs) - known
     if unknown:
         raise ArgumentError(
@@ -81,7 +91,7 @@ def _check_known(known: frozenset[str], kwargs: dict[str, Any]) -> None:
         )
 
 
-def _start_urls(kwargs: dict[str, Any]) -> list[str]:
+def _start_urls(kwargs: Mapping[str, Any]) -> list[str]:
     """URLs from ``url`` (comma-separated) and ``urls_file`` (one per line)."""
     urls: list[str] = []
     if kwargs.get("url") is not None:
@@ -93,7 +103,7 @@ def _start_urls(kwargs: dict[str, Any]) -> list[str]:
     return urls
 
 
-def _since(kwargs: dict[str, Any]) -> str | None:
+def _since(kwargs: Mapping[str, Any]) -> str | None:
     """``since=YYYY-MM-DD`` (or any ISO 8601 date) as an ISO date."""
     value = kwargs.get("since")
     if value is None:
@@ -116,14 +126,42 @@ def _int(name: str, value: Any, low: int, high: int) -> int:
     return number
 
 
-def _editions(name: str, value: str) -> tuple[str, ...]:
+@dataclass(frozen=True)
+class Hops:
+    """An argument giving the crawl's link hops (its ``max_hops``): name and range."""
+
+    name: str
+    default: int
+    high: int
+
+    def read(self, kwargs: Mapping[str, Any]) -> int:
+        value = kwargs.get(self.name)
+        if value is None:
+            return self.default
+        return _int(self.name, value, 0, self.high)
+
+    def help(self, text: str) -> str:
+        """``text`` with ``{range}`` and ``{default}`` filled in."""
+        return text.format(range=f"0..{self.high}", default=self.default)
+
+
+#: Euronews: "You might also like" hops from a start article.
+RELATED_DEPTH = Hops("related_depth", default=2, high=20)
+#: Any site: link hops from a start point.
+DEPTH = Hops("depth", default=1, high=10)
+
+
+def _editions(site: str, name: str, value: str) -> tuple[str, ...]:
+    from newscrawl.sites import site_crawl  # noqa: PLC0415
+
+    crawl = site_crawl(site)
     if value.strip().lower() in ("", "all"):
-        return tuple(EDITIONS)
+        return tuple(crawl.EDITIONS)
     codes = []
     for raw in value.split(","):
-        code = edition_code(raw)
+        code = crawl.edition_code(raw)
         if code is None:
-            known = ", ".join(EDITIONS)
+            known = ", ".join(crawl.EDITIONS)
             raise ArgumentError(
                 name, f"unknown edition {raw.strip()!r} (known: {known})"
             )
@@ -136,12 +174,16 @@ def _editions(name: str, value: str) -> tuple[str, ...]:
 class EuronewsParams:
     """Arguments of the ``euronews`` spider."""
 
+    #: The site the spider crawls, with its rules.
+    SITE: ClassVar[str] = "euronews"
+
     #: Explicit start URLs (articles, or listing pages whose articles are crawled).
     urls: tuple[str, ...] = ()
-    #: Editions whose front pages seed the crawl when no URL is given.
-    editions: tuple[str, ...] = tuple(EDITIONS)
+    #: Editions whose front pages seed the crawl when no URL is given (validated:
+    #: every edition unless some are named).
+    editions: tuple[str, ...] = ()
     #: How many "You might also like" hops to follow from a start article.
-    related_depth: int = 2
+    related_depth: int = RELATED_DEPTH.default
 
     #: Articles published before this date (ISO) are not exported.
     since: str | None = None
@@ -160,8 +202,10 @@ class EuronewsParams:
         "editions": "editions whose front pages seed the crawl when no URL is"
         " given: language codes (en,fr,de...) or host prefixes, or all"
         " (default: all)",
-        "related_depth": '"You might also like" hops from a start article,'
-        " 0..20 (default: 2)",
+        "related_depth": RELATED_DEPTH.help(
+            '"You might also like" hops from a start article, {range}'
+            " (default: {default})"
+        ),
         "since": "YYYY-MM-DD: articles published earlier are not exported",
         "discover": "front (default), latest (latest-news sitemaps and RSS"
         " feeds, for cron) or sitemaps (full article sitemaps, a backfill)",
@@ -172,19 +216,26 @@ class EuronewsParams:
     DISCOVER = ("front", "latest", "sitemaps")
 
     @classmethod
-    def from_spider_kwargs(cls, **kwargs: Any) -> EuronewsParams:
+    def from_spider_kwargs(cls, **kwargs: Any) -> Self:
+        """:meth:`parse` for a crawl of its own (not a cluster worker)."""
+        return cls.parse(kwargs)
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any], *, cluster: bool = False) -> Self:
+        """Validated arguments.
+
+        ``cluster`` changes nothing: a Euronews crawl always has start points
+        (the editions, when no URL is given).
+        """
         _check_known(cls.KNOWN, kwargs)
         urls = _start_urls(kwargs)
-        editions = tuple(EDITIONS)
+        editions = _editions(cls.SITE, "editions", "all")
         if kwargs.get("editions") is not None:
             if urls:
                 raise ArgumentError(
                     "editions", "give either URLs or editions, not both"
                 )
-            editions = _editions("editions", str(kwargs["editions"]))
-        depth = 2
-        if kwargs.get("related_depth") is not None:
-            depth = _int("related_depth", kwargs["related_depth"], 0, 20)
+            editions = _editions(cls.SITE, "editions", str(kwargs["editions"]))
         discover = str(kwargs.get("discover") or "front").strip().lower()
         if discover not in cls.DISCOVER:
             raise ArgumentError(
@@ -193,7 +244,7 @@ class EuronewsParams:
         return cls(
             urls=tuple(dict.fromkeys(urls)),
             editions=editions,
-            related_depth=depth,
+            related_depth=RELATED_DEPTH.read(kwargs),
             since=_since(kwargs),
             discover=discover,
             replay=_replay(kwargs),
@@ -211,7 +262,7 @@ class NewsParams:
     #: Sitemaps (indexes and Google News sitemaps too) whose URLs are crawled.
     sitemaps: tuple[str, ...] = ()
     #: Link hops from a start point: 1 = the articles it lists or links.
-    depth: int = 1
+    depth: int = DEPTH.default
     #: Site profile to use whatever the host (e.g. ``euronews`` for a local copy).
     site: str | None = None
 
@@ -222,17 +273,16 @@ class NewsParams:
     #: The start URLs are articles: export them whatever the page test says.
     seeds_are_articles: bool = False
 
-    #: A cluster worker may start with no seeds: ``newscrawl seed`` gives them.
-    CLUSTER_SEEDS = True
-
     #: Every argument, with the line ``scrapy crawl news -h`` shows for it.
     HELP: ClassVar[dict[str, str]] = {
         "url": "start pages, comma-separated: articles, front or section pages",
         "urls_file": "a file of start pages, one per line (# starts a comment)",
         "feed": "RSS or Atom feeds, comma-separated; their items are crawled",
         "sitemap": "sitemaps, sitemap indexes or Google News sitemaps, comma-separated",
-        "depth": "link hops from a start point, 0..10: 1 = the articles a page,"
-        " feed or sitemap lists (default: 1)",
+        "depth": DEPTH.help(
+            "link hops from a start point, {range}: 1 = the articles a page,"
+            " feed or sitemap lists (default: {default})"
+        ),
         "site": "use this site profile whatever the host (e.g. euronews)",
         "since": "YYYY-MM-DD: older articles are neither fetched nor exported",
         "replay": "WARC files or directories (comma-separated) to serve the"
@@ -243,8 +293,16 @@ class NewsParams:
     KNOWN = frozenset(HELP)
 
     @classmethod
-    def from_spider_kwargs(cls, **kwargs: Any) -> NewsParams:
-        cluster = bool(kwargs.pop("_cluster", False))
+    def from_spider_kwargs(cls, **kwargs: Any) -> Self:
+        """:meth:`parse` for a crawl of its own (not a cluster worker)."""
+        return cls.parse(kwargs)
+
+    @classmethod
+    def parse(cls, kwargs: Mapping[str, Any], *, cluster: bool = False) -> Self:
+        """Validated arguments; a ``cluster`` worker may have no start point.
+
+        Its seeds then come from the cluster (``newscrawl seed``).
+        """
         _check_known(cls.KNOWN, kwargs)
         urls = _start_urls(kwargs)
         feeds = _urls("feed", str(kwargs["feed"])) if kwargs.get("feed") else []
@@ -255,9 +313,6 @@ class NewsParams:
             raise ArgumentError(
                 "url", "give at least one of url, urls_file, feed, sitemap"
             )
-        depth = 1
-        if kwargs.get("depth") is not None:
-            depth = _int("depth", kwargs["depth"], 0, 10)
         site = kwargs.get("site")
         if site is not None:
             from newscrawl.sites import REGISTRY  # noqa: PLC0415
@@ -269,7 +324,7 @@ class NewsParams:
             urls=tuple(dict.fromkeys(urls)),
             feeds=tuple(dict.fromkeys(feeds)),
             sitemaps=tuple(dict.fromkeys(sitemaps)),
-            depth=depth,
+            depth=DEPTH.read(kwargs),
             site=site,
             since=_since(kwargs),
             replay=_replay(kwargs),
@@ -277,3 +332,92 @@ class NewsParams:
                 "seeds_are_articles", kwargs.get("seeds_are_articles")
             ),
         )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a spider does, from its validated arguments alone (see :func:`plan`)."""
+
+    #: Start points in crawl order, as ``(kind, url)``: kind ``url`` (a page),
+    #: ``feed`` or ``sitemap``, as the seeds a cluster is given.
+    starts: tuple[tuple[str, str], ...]
+    #: What the crawl follows from them.
+    follow: FollowRules
+    #: The site profile to extract with whatever the host (``None``: by host).
+    site: str | None = None
+    #: Export the start pages whatever the page test says.
+    seeds_are_articles: bool = False
+    #: Settings the arguments imply, set at "spider" priority (``-s`` still wins).
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+
+def replay_settings(replay: tuple[str, ...]) -> dict[str, Any]:
+    """The settings ``-a replay=`` implies: archives instead of the network.
+
+    Offline, there is no one to be polite to: no delays, no throttle, more
+    requests in parallel, and nothing recorded again.
+    """
+    if not replay:
+        return {}
+    return {
+        "NEWSCRAWL_REPLAY": list(replay),
+        "DOWNLOAD_DELAY": 0,
+        "AUTOTHROTTLE_ENABLED": False,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+        "NEWSCRAWL_WARC": "",
+    }
+
+
+def plan(params: EuronewsParams | NewsParams) -> Plan:
+    """What a spider with these validated arguments does (pure: no I/O).
+
+    Both hop arguments become the follow rules' ``max_hops``: ``related_depth``
+    (Euronews, from a start article) and ``depth`` (any site, from a start point).
+    """
+    if isinstance(params, EuronewsParams):
+        return _site_plan(params)
+    starts = (
+        *(("feed", url) for url in params.feeds),
+        *(("sitemap", url) for url in params.sitemaps),
+        *(("url", url) for url in params.urls),
+    )
+    return Plan(
+        starts=starts,
+        follow=FollowRules(
+            max_hops=params.depth,
+            # The registrable domains of the start points.
+            sites=frozenset(site_of(h) for _, url in starts if (h := host_of(url))),
+            since=params.since,
+        ),
+        site=params.site,
+        seeds_are_articles=params.seeds_are_articles,
+        settings=replay_settings(params.replay),
+    )
+
+
+def _site_plan(params: EuronewsParams) -> Plan:
+    from newscrawl.sites import site_crawl, site_domains  # noqa: PLC0415
+
+    crawl = site_crawl(params.SITE)
+    starts: list[tuple[str, str]]
+    if params.urls:
+        starts = [("url", url) for url in params.urls]
+    elif params.discover == "front":
+        starts = [("url", url) for url in crawl.front_pages(params.editions)]
+    else:
+        starts = crawl.listings(params.editions, params.discover)
+    return Plan(
+        starts=tuple(starts),
+        follow=FollowRules(
+            max_hops=params.related_depth,
+            # The site's hosts, and the hosts of explicit start URLs: that is
+            # how the offline demo and the tests crawl a local copy.
+            sites=frozenset(site_of(d) for d in site_domains(params.SITE)),
+            hosts=frozenset(h for url in params.urls if (h := host_of(url))),
+            by_host=True,
+            article_site=params.SITE,
+            since=params.since,
+        ),
+        site=params.SITE,
+        settings=replay_settings(params.replay),
+    )

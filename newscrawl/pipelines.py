@@ -12,7 +12,7 @@ from itemadapter import ItemAdapter
 from scrapy.exceptions import DropItem
 
 from newscrawl.processors import url_key
-from newscrawl.schema import first_error
+from newscrawl.schema import drop_reason
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -29,7 +29,9 @@ class ArticleDropped(DropItem):
         super().__init__(f"{reason}: {url}{f' ({detail})' if detail else ''}")
 
 
-class _CountingPipeline:
+class CountingPipeline:
+    """A pipeline that counts its drops by reason (``newscrawl/dropped/<reason>``)."""
+
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
 
@@ -43,26 +45,21 @@ class _CountingPipeline:
         return ArticleDropped(reason, url, detail)
 
 
-class ValidateArticlePipeline(_CountingPipeline):
+class ValidateArticlePipeline(CountingPipeline):
     """Drop items without ``url``, ``title`` or ``body``, or that break the schema.
 
     Every exported line therefore validates against ``article.schema.json``.
     """
 
-    REQUIRED = ("url", "title", "body")
-
     def process_item(self, item: Any) -> Any:
         adapter = ItemAdapter(item)
-        for field in self.REQUIRED:
-            if not adapter.get(field):
-                raise self.drop(f"missing_{field}", adapter.get("url"))
-        error = first_error(adapter.asdict())
-        if error:
-            raise self.drop("schema_invalid", adapter.get("url"), error)
+        rejected = drop_reason(adapter.asdict())
+        if rejected is not None:
+            raise self.drop(rejected[0], adapter.get("url"), rejected[1])
         return item
 
 
-class DedupPipeline(_CountingPipeline):
+class DedupPipeline(CountingPipeline):
     """Drop a second article with the same canonical URL or the same content hash.
 
     The URL key ignores scheme, tracking parameters and a trailing slash, so
@@ -89,7 +86,7 @@ class DedupPipeline(_CountingPipeline):
         return item
 
 
-class RevisionPipeline(_CountingPipeline):
+class RevisionPipeline(CountingPipeline):
     """Against the crawl state: drop unchanged articles, number changed ones.
 
     An article written in an earlier run comes out again only when its content
@@ -114,8 +111,8 @@ class RevisionPipeline(_CountingPipeline):
         published = adapter.get("published")
         if since and published and published[:10] < since:
             raise self.drop("too_old", url, f"published {published[:10]}")
-        from newscrawl.persistence import state_of  # noqa: PLC0415
         from newscrawl.state import hash64, hex64  # noqa: PLC0415
+        from newscrawl.state.extension import state_of  # noqa: PLC0415
 
         state = state_of(spider) if spider is not None else None
         if state is None or not url:

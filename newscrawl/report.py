@@ -251,7 +251,7 @@ class CrawlReport:
         return paths
 
     def feed_exporter_closed(self) -> None:
-        from newscrawl.persistence import CrawlStateExtension  # noqa: PLC0415
+        from newscrawl.state.extension import CrawlStateExtension  # noqa: PLC0415
 
         assert self.crawler.stats is not None
         stats = dict(self.crawler.stats.get_stats())

@@ -59,9 +59,9 @@ DOWNLOAD_HANDLERS = {
 }
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "newscrawl.resilience.RetryPolicyMiddleware": 550,
+    "newscrawl.hosts.RetryPolicyMiddleware": 550,
     # Before the redirect middlewares (600, 580) see a redirect.
-    "newscrawl.resilience.RedirectGuardMiddleware": 650,
+    "newscrawl.guards.RedirectGuardMiddleware": 650,
     # After decompression (590), before meta refresh (580) reads the text.
     "newscrawl.encoding.CharsetMiddleware": 585,
     # Next to the downloader: replay answers instead of it; the recorder sees the
@@ -86,16 +86,21 @@ ITEM_PIPELINES = {
 
 EXTENSIONS = {
     # After AutoThrottle (0): it re-applies the delay floors AutoThrottle lowers.
-    "newscrawl.resilience.HostPolicy": 100,
-    "newscrawl.resilience.ContentGuard": 110,
+    "newscrawl.hosts.HostPolicy": 100,
+    "newscrawl.guards.ContentGuard": 110,
+    # Before the loop monitor: the warm-up is not a stall.
+    "newscrawl.extract_thread.ExtractionSetup": 115,
     "newscrawl.loopmonitor.LoopMonitor": 120,
-    "newscrawl.persistence.CrawlStateExtension": 400,
+    "newscrawl.state.extension.CrawlStateExtension": 400,
     "newscrawl.report.CrawlReport": 500,
 }
 
 SPIDER_MIDDLEWARES = {
-    # Last before the spider's output leaves: it sees what the spider yields.
-    "newscrawl.persistence.FrontierMiddleware": 950,
+    # Next to the spider: the links it yields become requests or counted
+    # refusals (the follow policy: hops, site, article shape, traps).
+    "newscrawl.follow.FollowMiddleware": 975,
+    # Then the durable frontier: it sees the requests that are followed.
+    "newscrawl.state.frontier.FrontierMiddleware": 950,
 }
 
 LOG_FORMATTER = "newscrawl.logformatter.NewscrawlLogFormatter"

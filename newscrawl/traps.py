@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Hashable
 from datetime import date, timedelta
-from typing import Final, Generic, TypeVar
+from typing import Final
 from urllib.parse import urlsplit
+
+from newscrawl.recent import Recent
 
 TRAP_URL_TOO_LONG: Final = "trap_url_too_long"
 TRAP_REPEATED_SEGMENTS: Final = "trap_repeated_segments"
@@ -226,47 +227,6 @@ def _split(url: str) -> tuple[str, str, str]:
     return url[start:slash].lower(), url[slash:end], query
 
 
-_Key = TypeVar("_Key", bound=Hashable)
-
-
-class _Recent(Generic[_Key]):
-    """A map of at most ``capacity`` entries that forgets the least recently used.
-
-    Two generations instead of an exact LRU: a hit moves an entry to the young
-    one, and when the young one is full the old one is dropped whole. Plain dicts
-    make that cheaper in time and memory than an ``OrderedDict``.
-    """
-
-    __slots__ = ("_half", "_old", "_young")
-
-    def __init__(self, capacity: int) -> None:
-        if capacity < 2:
-            msg = f"capacity must be at least 2, not {capacity}"
-            raise ValueError(msg)
-        self._half = capacity // 2
-        self._young: dict[_Key, int] = {}
-        self._old: dict[_Key, int] = {}
-
-    def __len__(self) -> int:
-        return len(self._young) + len(self._old)
-
-    def get(self, key: _Key) -> int | None:
-        if (value := self._young.get(key)) is not None:
-            return value
-        if (value := self._old.pop(key, None)) is not None:
-            self.put(key, value)
-        return value
-
-    def put(self, key: _Key, value: int) -> None:
-        young = self._young
-        if key not in young:
-            self._old.pop(key, None)
-            if len(young) >= self._half:
-                self._old = young
-                young = self._young = {}
-        young[key] = value
-
-
 class TrapGuard:
     """Per-crawl bounds on URL spaces that never end; memory stays bounded.
 
@@ -339,8 +299,8 @@ class TrapGuard:
         self.max_remembered = max_remembered
         latest = (today or date.today()) + timedelta(days=max_future_days)
         self._latest = (latest.year, latest.month, latest.day)
-        self._counts: _Recent[str] = _Recent(max_templates)
-        self._seen: _Recent[int] = _Recent(max_remembered)
+        self._counts: Recent[str] = Recent(max_templates)
+        self._seen: Recent[int] = Recent(max_remembered)
 
     @property
     def tracked_templates(self) -> int:

@@ -1,12 +1,20 @@
-"""Bad input: legacy charsets, broken JSON-LD, non-HTML bodies, pages without fields."""
+"""Bad input: legacy charsets, broken JSON-LD, non-HTML, empty pages, spider arguments."""
 
 from __future__ import annotations
 
+import argparse
+
+import pytest
+from scrapy.crawler import Crawler
 from scrapy.http import HtmlResponse, Request, Response
+from scrapy.settings import Settings
 from scrapy.utils.test import get_crawler
 
+from newscrawl.commands.crawl import Command
 from newscrawl.extract import extract
+from newscrawl.params import VALIDATED, ArgumentError, NewsParams
 from newscrawl.spiders.euronews import EuronewsSpider
+from newscrawl.spiders.news import NewsSpider
 
 from .conftest import collect
 
@@ -109,3 +117,85 @@ def test_same_page_twice_in_one_process_gives_the_same_item():
     )
     assert first.body
     assert second.body == first.body
+
+
+# -- spider arguments -----------------------------------------------------------
+
+
+class Process:
+    """The part of a ``CrawlerProcess`` the crawl command uses; creates the spider."""
+
+    def __init__(self, settings: Settings, before_crawl=lambda: None) -> None:
+        self.settings = settings
+        self.spider_loader = argparse.Namespace(load=lambda name: NewsSpider)
+        self.bootstrap_failed = False
+        self.before_crawl = before_crawl
+        self.spider: NewsSpider | None = None
+
+    def create_crawler(self, name: str):
+        return get_crawler(NewsSpider, self.settings.copy_to_dict())
+
+    def crawl(self, crawler, **spargs) -> None:
+        self.before_crawl()
+        self.spider = crawler._create_spider(**spargs)
+
+    def start(self) -> None:
+        pass
+
+
+def test_arguments_are_validated_once_by_the_command_and_reused(tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text("# start\nhttps://news.example.org/world/\n")
+    settings = Settings({"NEWSCRAWL_STATE_DIR": str(tmp_path / "state"), "FEEDS": {}})
+    # The file is gone by the time the spider is made: it must not read it again.
+    process = Process(settings, before_crawl=seeds.unlink)
+    command = Command()
+    command.crawler_process = process  # type: ignore[assignment]
+    command.run(["news"], argparse.Namespace(spargs={"urls_file": str(seeds)}))
+    spider = process.spider
+    assert spider is not None
+    assert spider.params == NewsParams(urls=("https://news.example.org/world/",))
+    assert getattr(spider.crawler, VALIDATED) is spider.params
+    assert spider.plan.starts == (("url", "https://news.example.org/world/"),)
+
+
+def test_a_spider_made_from_python_validates_its_own_arguments():
+    crawler = get_crawler(NewsSpider)
+    with pytest.raises(ArgumentError, match="'depth': not a whole number"):
+        crawler._create_spider(url="https://news.example.org/", depth="one")
+    # Arguments of tools (scrapyd's _job) are the spider's attributes, unchecked.
+    spider = crawler._create_spider(url="https://news.example.org/", _job="j1")
+    assert spider._job == "j1"
+    assert spider.params.depth == 1
+
+
+def test_only_a_cluster_worker_may_start_without_seeds():
+    with pytest.raises(ArgumentError, match="'url': give at least one"):
+        get_crawler(NewsSpider)._create_spider()
+    crawler = get_crawler(NewsSpider, {"NEWSCRAWL_CLUSTER": "redis://unused"})
+    assert crawler._create_spider().plan.starts == ()
+
+
+def test_replay_relaxes_politeness_through_the_spider_settings(tmp_path):
+    # As in a crawl: the spider is made before the settings are frozen.
+    crawler = Crawler(NewsSpider, {"DOWNLOAD_DELAY": 1.0})
+    crawler._create_spider(url="https://news.example.org/", replay=str(tmp_path))
+    assert crawler.settings.getfloat("DOWNLOAD_DELAY") == 0
+    assert crawler.settings.getlist("NEWSCRAWL_REPLAY") == [str(tmp_path)]
+
+
+def test_replay_by_setting_is_the_same_door_as_the_argument(tmp_path):
+    # -s NEWSCRAWL_REPLAY=... implies what -a replay= does: no delays offline,
+    # nothing recorded again.
+    crawler = Crawler(
+        NewsSpider,
+        {
+            "DOWNLOAD_DELAY": 1.0,
+            "NEWSCRAWL_REPLAY": [str(tmp_path)],
+            "NEWSCRAWL_WARC": "x",
+        },
+    )
+    crawler._create_spider(url="https://news.example.org/")
+    assert crawler.settings.getfloat("DOWNLOAD_DELAY") == 0
+    assert not crawler.settings.getbool("AUTOTHROTTLE_ENABLED")
+    assert crawler.settings.get("NEWSCRAWL_WARC") == ""

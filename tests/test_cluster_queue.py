@@ -3,6 +3,7 @@
 :mod:`tests.test_cluster` runs whole workers; here each script of
 :mod:`newscrawl.cluster` (pop, acknowledge, reap, join, leave, claim, host lease)
 is called directly, so that each guarantee is checked without process timing.
+The addon's settings and the package's layout are checked here too.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from newscrawl import cluster
 from newscrawl.cluster import Keys, push_seeds, status
+from newscrawl.cluster.link import SCRIPTS, Link, script
 
 from .redisserver import private_redis
 
@@ -47,7 +48,7 @@ class Node:
         self.ttl_ms = ttl_ms
         self.keys = Keys("news")
         self.scripts = {
-            name: client.register_script(getattr(cluster, f"_{name.upper()}"))
+            name: client.register_script(script(name))
             for name in ("join", "pop", "tick", "requeue", "leave", "claim", "acquire")
         }
 
@@ -343,3 +344,114 @@ def test_a_dead_workers_unwritten_claim_is_taken_over(client: Any) -> None:
     client.hset(b.keys.claims, "x.test/a", "1")
     client.zadd(b.keys.workers, {"b": 0})
     assert c.claim("http://x.test/a", "h2", "x.test/a") == "duplicate_url"
+
+
+def test_acks_and_releases_wait_for_a_call_that_succeeds(client: Any) -> None:
+    link = Link(client, "w")
+    link.ack_later("1")
+    link.ack_later("2")
+    link.release_later("news:cluster:leases:x.test", "token")
+    import redis
+
+    with pytest.raises(redis.RedisError):
+        link.call("tick", keys=[], args=[])  # a script error: nothing was settled
+    assert link.settle() == ["1,2", "news:cluster:leases:x.test\ttoken\n"]
+    assert link.settle() == ["", ""]
+
+
+def test_the_lua_scripts_ship_with_the_package() -> None:
+    import tomllib
+    from importlib import resources
+    from pathlib import Path
+
+    folder = resources.files("newscrawl.cluster") / "scripts"
+    files = {entry.name for entry in folder.iterdir() if entry.name.endswith(".lua")}
+    assert files == {f"{name}.lua" for name in (*SCRIPTS, "lib")}
+    for name in SCRIPTS:
+        assert "redis.call" in script(name)
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    data = tomllib.loads(pyproject.read_text())
+    assert (
+        "cluster/scripts/*.lua"
+        in data["tool"]["setuptools"]["package-data"]["newscrawl"]
+    )
+
+
+def test_the_admin_commands_load_no_scrapy() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, newscrawl.cluster.admin\n"
+        "print(sorted(m for m in sys.modules"
+        " if m.split('.')[0] in ('scrapy', 'twisted', 'scrapy_redis')))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def _settings(**cmdline: Any) -> Any:
+    from scrapy.settings import Settings
+
+    from newscrawl import settings as project
+
+    settings = Settings()
+    settings.setmodule(project, priority="project")
+    settings.update(cmdline, priority="cmdline")
+    return settings
+
+
+def test_the_addon_does_nothing_without_a_cluster() -> None:
+    from newscrawl.cluster import Cluster
+
+    settings = _settings()
+    before = settings.copy_to_dict()
+    Cluster().update_settings(settings)
+    assert settings.copy_to_dict() == before
+
+
+def test_the_addon_installs_the_cluster_and_its_download_handler() -> None:
+    from scrapy.utils.misc import load_object
+
+    from newscrawl.cluster import (
+        ClaimPipeline,
+        Cluster,
+        ClusterDownloadHandler,
+        ClusterIdle,
+        Scheduler,
+    )
+
+    settings = _settings(NEWSCRAWL_CLUSTER="redis://127.0.0.1:1/0")
+    Cluster().update_settings(settings)
+    assert load_object(settings["SCHEDULER"]) is Scheduler
+    assert settings["REDIS_URL"] == "redis://127.0.0.1:1/0"
+    assert settings["DUPEFILTER_CLASS"] == "scrapy_redis.dupefilter.RFPDupeFilter"
+    extensions = {load_object(k): v for k, v in settings["EXTENSIONS"].items()}
+    assert extensions[ClusterIdle] == 600
+    pipelines = {load_object(k): v for k, v in settings["ITEM_PIPELINES"].items()}
+    assert pipelines[ClaimPipeline] == max(pipelines.values())
+    handlers = settings["DOWNLOAD_HANDLERS"]
+    for scheme in ("http", "https"):
+        assert load_object(handlers[scheme]) is ClusterDownloadHandler
+    # One worker a core: no extraction thread, unless asked for with -s.
+    assert settings.getbool("NEWSCRAWL_EXTRACT_THREAD") is False
+    settings = _settings(
+        NEWSCRAWL_CLUSTER="redis://127.0.0.1:1/0", NEWSCRAWL_EXTRACT_THREAD="1"
+    )
+    Cluster().update_settings(settings)
+    assert settings.getbool("NEWSCRAWL_EXTRACT_THREAD") is True
+
+
+def test_the_addon_leaves_a_download_handler_of_another_kind() -> None:
+    from newscrawl.cluster import Cluster
+
+    other = "scrapy.core.downloader.handlers.http11.HTTP11DownloadHandler"
+    settings = _settings(
+        NEWSCRAWL_CLUSTER="redis://127.0.0.1:1/0",
+        DOWNLOAD_HANDLERS={"http": other},
+    )
+    Cluster().update_settings(settings)
+    assert settings["DOWNLOAD_HANDLERS"]["http"] == other
+    assert "https" not in settings["DOWNLOAD_HANDLERS"]

@@ -8,9 +8,18 @@ from scrapy.http import HtmlResponse
 from newscrawl.classify import page_verdict, url_verdict
 from newscrawl.discovery import looks_like_feed, parse_feed, parse_sitemap
 from newscrawl.extract import extract
+from newscrawl.follow import FollowMiddleware
 from newscrawl.structured import StructuredData
 
 from .conftest import collect
+
+
+def followed(spider, response, outputs):
+    """The spider's outputs as the follow policy passes them on in a crawl."""
+    spider.crawler.spider = spider
+    middleware = FollowMiddleware(spider.crawler)
+    return list(middleware.process_spider_output(response, outputs))
+
 
 INDEX = b"""<?xml version="1.0" encoding="UTF-8"?>
 <sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">
@@ -178,13 +187,17 @@ def test_euronews_scheduled_discovery_requests_each_editions_sitemaps_and_feeds(
 
     crawler = get_crawler(EuronewsSpider)
     spider = crawler._create_spider(editions="en,gr", discover="latest")
-    urls = [r.url for r in spider.discovery_requests()]
-    assert urls == [
-        "https://www.euronews.com/rss",
-        "https://www.euronews.com/sitemaps/en/latest-news.xml",
-        "https://gr.euronews.com/rss",
-        "https://gr.euronews.com/sitemaps/el/latest-news.xml",
-    ]
+    assert spider.plan.starts == (
+        ("feed", "https://www.euronews.com/rss"),
+        ("sitemap", "https://www.euronews.com/sitemaps/en/latest-news.xml"),
+        ("feed", "https://gr.euronews.com/rss"),
+        ("sitemap", "https://gr.euronews.com/sitemaps/el/latest-news.xml"),
+    )
+    feed, sitemap = (
+        spider.seed_requests(*start)[0] for start in spider.plan.starts[:2]
+    )
+    assert feed.callback == spider.parse_feed
+    assert sitemap.callback == spider.parse_sitemap
     sitemap = b"""<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"
         xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
       <url><loc>https://www.euronews.com/2026/01/05/older-story</loc><news:news>
@@ -197,7 +210,7 @@ def test_euronews_scheduled_discovery_requests_each_editions_sitemaps_and_feeds(
     response = XmlResponse(
         "https://www.euronews.com/sitemaps/en/latest-news.xml", body=sitemap
     )
-    requests = collect(spider.parse_sitemap(response))
+    requests = followed(spider, response, collect(spider.parse_sitemap(response)))
     assert [r.url for r in requests] == [
         "https://www.euronews.com/my-europe/2026/01/06/newer-story",
         "https://www.euronews.com/2026/01/05/older-story",
@@ -216,8 +229,7 @@ def test_since_skips_old_sitemap_entries_before_download():
     spider = crawler._create_spider(
         sitemap="https://news.example/s.xml", since="2026-03-02"
     )
-    requests = collect(
-        spider.parse_sitemap(XmlResponse("https://news.example/s.xml", body=NEWS))
-    )
+    response = XmlResponse("https://news.example/s.xml", body=NEWS)
+    requests = followed(spider, response, collect(spider.parse_sitemap(response)))
     assert [r.url for r in requests] == ["https://news.example/a"]
     assert crawler.stats.get_value("newscrawl/links/sitemap/too_old") == 1

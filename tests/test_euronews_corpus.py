@@ -2,6 +2,7 @@
 
 The pages are never copied into the repository; without the corpus these tests skip.
 Truth values are the corpus's reference (Fundus's reviewed parser expectations).
+Pages take the crawl's own path (:func:`newscrawl.page.process_page`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from scrapy.http import HtmlResponse
 
-from newscrawl.extract import extract
+from newscrawl.page import process_page
 from newscrawl.schema import validation_errors
 from newscrawl.sites.euronews import strip_copyright
 
@@ -36,10 +36,11 @@ def _score_module():
 def items():
     out = {}
     for page in PAGES:
-        response = HtmlResponse(
-            url=page["url"], body=corpus_html(page), encoding="utf-8"
+        result = process_page(
+            corpus_html(page), url=page["url"], fetched_at=page["crawl_date"]
         )
-        out[page["id"]] = extract(response, fetched_at=page["crawl_date"]).to_dict()
+        assert result.item is not None
+        out[page["id"]] = result.item.to_dict()
     return out
 
 

@@ -21,7 +21,7 @@ from newscrawl.commands.crawl import Command, run_lock
 from newscrawl.feeds import PART_SUFFIX, AtomicFileFeedStorage, try_lock
 from newscrawl.health import ExitCode
 from newscrawl.lock import RunLock
-from newscrawl.persistence import recover_parts
+from newscrawl.state.recovery import recover_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 URI = "items-%(time)s.jsonl"
@@ -125,7 +125,7 @@ def test_recovery_skips_a_part_being_written_then_takes_it_once_closed(
     state = MarkingState()
     # flock belongs to the open file, so the recovery's own open() conflicts
     # with the storage's even in one process.
-    with caplog.at_level(logging.INFO, logger="newscrawl.persistence"):
+    with caplog.at_level(logging.INFO, logger="newscrawl.state.recovery"):
         assert recover_parts(tmp_path, state) == []
     assert part_of(final).exists()
     assert not final.exists()

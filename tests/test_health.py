@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
-import sys
 
 import pytest
 from scrapy.utils.test import get_crawler
@@ -60,16 +58,6 @@ def test_a_healthy_run_has_no_failed_component():
     report = _report({"item_scraped_count": 5})
     assert report["component_failures"] == {}
     assert health(report, {}, 0.5) == (ExitCode.OK, [])
-
-
-def test_the_old_module_name_still_works_and_warns():
-    sys.modules.pop("newscrawl.extensions", None)
-    with pytest.warns(DeprecationWarning, match="newscrawl.report"):
-        old = importlib.import_module("newscrawl.extensions")
-    from newscrawl.report import CrawlReport
-
-    assert old.CrawlReport is CrawlReport
-    assert old.ExitCode is ExitCode
 
 
 def test_the_readme_lists_every_exit_code():

@@ -81,6 +81,53 @@ def test_damaged_warc_keeps_records_before_the_damage(warc, tmp_path):
     assert records[-1].url == BASE + FR_B
 
 
+def test_a_revisit_is_resolved_in_any_of_the_files_given(warc, tmp_path):
+    # The original of a revisit may be in an earlier file (a crawl's later run).
+    with warc.open("rb") as stream:
+        from warcio.archiveiterator import ArchiveIterator
+
+        digest = next(
+            r.rec_headers.get_header("WARC-Payload-Digest")
+            for r in ArchiveIterator(stream)
+            if r.rec_headers.get_header("WARC-Target-URI") == BASE + EN_A
+        )
+    later = tmp_path / "later.warc.gz"
+    with later.open("wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        writer.write_record(
+            writer.create_revisit_record(
+                BASE + EN_A,
+                digest,
+                BASE + EN_A,
+                "2026-01-07T10:00:00Z",
+                warc_headers_dict={"WARC-Date": "2026-01-09T10:00:00Z"},
+            )
+        )
+    records = list(offline.iter_warc(warc, later))
+    revisit = records[-1]
+    assert isinstance(revisit, offline.Record)
+    assert revisit.url == BASE + EN_A
+    assert revisit.fetched_at == "2026-01-09T10:00:00+00:00"
+    assert revisit.body == (SAMPLE_SITE / f"{EN_A}.html").read_bytes()
+    # Alone, the later file cannot serve it: counted, not extracted.
+    (alone,) = list(offline.iter_warc(later))
+    assert isinstance(alone, offline.Skip)
+    assert (alone.url, alone.reason) == (BASE + EN_A, "revisit_unresolved")
+
+
+def test_a_damaged_file_is_reported_before_the_next_file(warc, tmp_path):
+    data = warc.read_bytes()
+    damaged = tmp_path / "damaged.warc.gz"
+    damaged.write_bytes(data[: len(data) - 300])
+    records = list(offline.iter_warc(damaged, warc))
+    skips = [(r.path, r.reason) for r in records if isinstance(r, offline.Skip)]
+    assert (str(damaged), "truncated_record") in skips
+    cut = next(i for i, r in enumerate(records) if r.path == str(warc))
+    assert isinstance(records[cut - 1], offline.Skip)
+    assert records[cut - 1].reason == "truncated_record"
+    assert sum(isinstance(r, offline.Record) for r in records) == 5
+
+
 def test_cli_extract_warc_and_saved_page(warc, tmp_path):
     out = tmp_path / "cli.jsonl"
     result = subprocess.run(

@@ -190,18 +190,6 @@ def test_every_docs_page_is_linked_from_the_readme():
     assert pages <= linked, f"not linked: {sorted(p.name for p in pages - linked)}"
 
 
-def test_layout_lists_only_modules_that_exist():
-    text = (DOCS / "development.md").read_text(encoding="utf-8")
-    _, layout = section(text, "## Layout")
-    (block,) = [content for _, content in code_blocks(layout)]
-    package = ROOT / "newscrawl"
-    for line in block.splitlines():
-        match = re.match(r"^  (\S+)", line)
-        if match:
-            name = match.group(1)
-            assert (package / name).exists(), f"newscrawl/{name} does not exist"
-
-
 def test_readme_stays_short():
     lines = readme().count("\n")
     assert lines < MAX_README_LINES, f"README.md has {lines} lines"

@@ -3,7 +3,8 @@
 A crawl of the sample site is recorded, the server is stopped, and the replay from
 the archive must give the same items and the same counts. The shared corpus's WARC
 replays one item per page. A killed recording leaves an archive the next run
-recovers. ``newscrawl extract --warc`` reproduces a recorded crawl's items.
+recovers. ``newscrawl extract --warc`` reproduces a recorded crawl's items, and so
+does ``newscrawl parse`` page by page: one page path (``newscrawl.page``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -74,20 +76,55 @@ def test_recording_writes_finished_warc_files(recorded):
     assert kinds["response"] == kinds["request"] == recorded.report["requests"]
 
 
-def test_replay_gives_the_same_items_and_counts(recorded, tmp_path):
+@pytest.fixture(scope="module")
+def replayed(recorded, tmp_path_factory):
+    """The recorded crawl again, served from its archive."""
     seeds = (recorded.out / "seeds.txt").read_text().split()
     run = crawl(
-        tmp_path,
+        tmp_path_factory.mktemp("replay"),
         seeds,
         spider="euronews",
         depth=None,
         spider_args={"replay": str(recorded.out / "warc")},
     )
     assert run.returncode == 0, run.log[-3000:]
+    return run
+
+
+def test_replay_gives_the_same_items_and_counts(recorded, replayed):
+    run = replayed
     assert comparable(run.items) == comparable(recorded.items)
     for key in ("items", "dropped", "request_failed", "responses_by_status"):
         assert run.report[key] == recorded.report[key], key
     assert run.report["links_skipped"] == recorded.report["links_skipped"]
+
+
+def test_every_path_gives_the_same_item_for_each_page(
+    recorded, replayed, tmp_path, capsys
+):
+    """Crawl, replay, ``extract --warc`` and ``parse``: one item per sample page."""
+    from newscrawl import cli, offline
+    from newscrawl.sampleserver import SAMPLE_SITE
+
+    crawled = comparable(recorded.items)
+    assert len(crawled) >= 5
+    assert comparable(replayed.items) == crawled
+    out = tmp_path / "items.jsonl"
+    offline.run(
+        offline.iter_warc(*warc_files(recorded.out / "warc")), out, site="euronews"
+    )
+    extracted = comparable(
+        [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    )
+    for item in recorded.items:
+        url = item["url"]
+        assert extracted[url] == crawled[url], url
+        page = SAMPLE_SITE / (urlsplit(url).path.strip("/") + ".html")
+        capsys.readouterr()
+        args = ["parse", str(page), "--url", url, "--site", "euronews"]
+        assert cli.main([*args, "--fetched-at", item["fetched_at"]]) == 0
+        # The whole item, fetch time included.
+        assert json.loads(capsys.readouterr().out) == item, url
 
 
 def test_a_url_missing_from_the_archive_is_a_counted_failure(recorded, tmp_path):
@@ -177,7 +214,7 @@ def test_a_killed_recording_is_recovered_by_the_next_run(tmp_path):
     files = warc_files(warc_dir)
     assert len(files) == 2  # the recovered one and this run's
     # The recovered archive replays its complete records.
-    from newscrawl.warc.replay import ArchiveIndex
+    from newscrawl.warc.index import ArchiveIndex
 
     index = ArchiveIndex([files[0]])
     assert not index.errors

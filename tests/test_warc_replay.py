@@ -26,12 +26,9 @@ from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from newscrawl.failures import RequestRefused, reason_of
-from newscrawl.warc.replay import (
-    ArchiveIndex,
-    ReplayMiddleware,
-    archive_files,
-    replay_paths,
-)
+from newscrawl.warc.index import ArchiveIndex
+from newscrawl.warc.reader import archive_files
+from newscrawl.warc.replay import ReplayMiddleware, replay_paths
 
 CORPUS = Path(
     os.environ.get(
@@ -522,7 +519,7 @@ def test_a_revisit_whose_original_is_missing_is_not_served(tmp_path, caplog):
     write_warc(tmp_path / "orphan.warc.gz", build)
     index = ArchiveIndex([tmp_path / "orphan.warc.gz"])
     assert uri in index
-    with caplog.at_level(logging.WARNING, logger="newscrawl.warc.replay"):
+    with caplog.at_level(logging.WARNING, logger="newscrawl.warc.index"):
         assert index.lookup(uri) is None
     assert "original response is not in the archives" in caplog.text
 
@@ -559,16 +556,18 @@ def test_a_truncated_file_serves_the_records_before_the_cut(
     offsets = write_warc(whole, five_pages, gzip_records=gzip_records)
     cut = tmp_path / "cut.warc.gz"
     cut.write_bytes(whole.read_bytes()[: (offsets[2] + offsets[3]) // 2])
-    with caplog.at_level(logging.ERROR, logger="newscrawl.warc.replay"):
+    with caplog.at_level(logging.ERROR, logger="newscrawl.warc.index"):
         index = ArchiveIndex([cut])
     assert served(index) == [
         "https://news.example/2026/story-0",
         "https://news.example/2026/story-1",
     ]
     assert len(index.errors) == 1
-    path, offset, _ = index.errors[0]
-    assert path == str(cut)
-    assert offset == offsets[2]
+    (damage,) = index.errors
+    assert damage.path == str(cut)
+    assert damage.offset == offsets[2]
+    assert damage.reason == "truncated_record"
+    assert damage.uri == "https://news.example/2026/story-2"
     assert index.damaged_files == 1
     assert str(cut) in caplog.text
     assert f"at byte {offsets[2]}" in caplog.text
@@ -582,10 +581,10 @@ def test_garbage_in_the_middle_ends_the_file_there(tmp_path, caplog):
     damaged.write_bytes(
         data[: offsets[3]] + b"\x00garbage\xff" * 40 + data[offsets[3] :]
     )
-    with caplog.at_level(logging.ERROR, logger="newscrawl.warc.replay"):
+    with caplog.at_level(logging.ERROR, logger="newscrawl.warc.index"):
         index = ArchiveIndex([damaged])
     assert served(index) == [f"https://news.example/2026/story-{i}" for i in range(3)]
-    assert [(p, o) for p, o, _ in index.errors] == [(str(damaged), offsets[3])]
+    assert [(d.path, d.offset) for d in index.errors] == [(str(damaged), offsets[3])]
     assert "garbage.warc.gz" in caplog.text
 
 
@@ -599,7 +598,7 @@ def test_corrupt_bytes_inside_a_record_end_the_file_there(tmp_path):
     damaged.write_bytes(bytes(data))
     index = ArchiveIndex([damaged])
     assert served(index) == [f"https://news.example/2026/story-{i}" for i in range(2)]
-    assert [(p, o) for p, o, _ in index.errors] == [(str(damaged), offsets[2])]
+    assert [(d.path, d.offset) for d in index.errors] == [(str(damaged), offsets[2])]
 
 
 def test_a_bad_warc_header_ends_the_file_there(tmp_path):
@@ -610,7 +609,7 @@ def test_a_bad_warc_header_ends_the_file_there(tmp_path):
     damaged.write_bytes(data[: offsets[1]] + b"WARC/9.9" + data[offsets[1] + 8 :])
     index = ArchiveIndex([damaged])
     assert served(index) == ["https://news.example/2026/story-0"]
-    assert [(p, o) for p, o, _ in index.errors] == [(str(damaged), offsets[1])]
+    assert [(d.path, d.offset) for d in index.errors] == [(str(damaged), offsets[1])]
 
 
 def test_a_whole_file_gzip_serves_its_first_record_and_says_why_not_more(tmp_path):
@@ -621,7 +620,7 @@ def test_a_whole_file_gzip_serves_its_first_record_and_says_why_not_more(tmp_pat
     index = ArchiveIndex([squeezed])
     assert served(index) == ["https://news.example/2026/story-0"]
     assert len(index.errors) == 1
-    assert "gzip" in index.errors[0][2]
+    assert "gzip" in index.errors[0].message
 
 
 def test_a_damaged_file_does_not_stop_the_others(tmp_path):
@@ -640,7 +639,7 @@ def test_a_damaged_file_does_not_stop_the_others(tmp_path):
     assert index.lookup("https://news.example/2026/story-0") is not None
     assert index.lookup("https://news.example/other") is not None
     # Cut ten bytes into a record: its gzip header only, which warcio reads quietly.
-    assert [(Path(p).name, o) for p, o, _ in index.errors] == [
+    assert [(Path(d.path).name, d.offset) for d in index.errors] == [
         ("a-cut.warc.gz", offsets[1])
     ]
     assert index.damaged_files == 1
@@ -674,6 +673,29 @@ def test_wherever_a_file_is_cut_the_complete_records_are_served(tmp_path, gzip_r
             not gzip_records and any(e <= cut <= e + 4 for e in ends)
         )
         assert bool(index.errors) != at_boundary, cut
+
+
+def test_a_killed_recording_keeps_exactly_the_records_replay_serves(tmp_path):
+    # One completeness check (newscrawl.warc.reader): wherever a recorder's file
+    # is cut, recovery keeps the records the index serves, and the kept file
+    # reads back undamaged.
+    from newscrawl.warc.record import recover_open_files
+
+    whole = tmp_path / "whole.warc.gz"
+    offsets = write_warc(whole, five_pages)
+    data = whole.read_bytes()
+    cuts = sorted({*range(1, len(data), 97), *offsets, *(o + 1 for o in offsets)})
+    for cut in (c for c in cuts if 0 < c <= len(data)):
+        directory = tmp_path / f"cut-{cut}"
+        directory.mkdir()
+        torn = directory / "crawl.warc.gz.open"
+        torn.write_bytes(data[:cut])
+        served_before = served(ArchiveIndex([torn]))
+        (kept,) = recover_open_files(directory)
+        assert kept["records"] == len(served_before), cut
+        recovered = ArchiveIndex([kept["path"]])
+        assert served(recovered) == served_before, cut
+        assert recovered.errors == [], cut
 
 
 # -- directories, limits --------------------------------------------------------
@@ -888,7 +910,7 @@ def test_damaged_files_are_counted(tmp_path):
     crawler, middleware = make_middleware([str(whole)])
     middleware.spider_opened()
     assert crawler.stats.get_value("newscrawl/replay/damaged_files") == 1
-    assert middleware.index.errors[0][1] == offsets[2]
+    assert middleware.index.errors[0].offset == offsets[2]
 
 
 @pytest.mark.parametrize("value", [None, "", [], ()])

@@ -37,7 +37,7 @@ from newscrawl import defaults
 from newscrawl.health import ExitCode
 from newscrawl.lock import RunLock
 from newscrawl.logformatter import install_log_filters
-from newscrawl.params import ArgumentError, EuronewsParams, NewsParams
+from newscrawl.params import VALIDATED, ArgumentError, EuronewsParams, NewsParams
 
 if TYPE_CHECKING:
     import argparse
@@ -52,7 +52,7 @@ def unwritable_output(settings: BaseSettings, spider: str) -> str | None:
     Checked before the crawl: Scrapy would otherwise crawl for hours and only then
     fail to store the feed.
     """
-    from newscrawl.persistence import feed_dirs_from  # noqa: PLC0415
+    from newscrawl.state.recovery import feed_dirs_from  # noqa: PLC0415
 
     dirs = [Path(defaults.get(settings, "NEWSCRAWL_STATE_DIR"))]
     dirs += feed_dirs_from(settings.getdict("FEEDS"), spider)
@@ -115,23 +115,20 @@ class Command(ScrapyCrawlCommand):
         install_log_filters(self.settings.get("LOG_LEVEL", "INFO"))
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
-        if self.crawler_process is not None and defaults.get(
-            self.crawler_process.settings, "NEWSCRAWL_CLUSTER"
-        ):
-            # A cluster worker's seeds may all come from Redis (newscrawl seed).
-            opts.spargs.setdefault("_cluster", "1")
-        if len(args) == 1 and self.crawler_process is not None:
+        assert self.crawler_process is not None
+        settings = self.crawler_process.settings
+        arguments = None
+        if len(args) == 1:
+            # Validated once, here: the spider takes this result (VALIDATED).
             spidercls = self.crawler_process.spider_loader.load(args[0])
             check: Callable[..., object] | None = getattr(
                 spidercls, "check_arguments", None
             )
             if check is not None:
                 try:
-                    check(**opts.spargs)
+                    arguments = check(settings, opts.spargs)
                 except ArgumentError as exc:
                     raise UsageError(str(exc), print_help=False) from exc
-        assert self.crawler_process is not None
-        settings = self.crawler_process.settings
         unwritable = unwritable_output(settings, args[0])
         if unwritable:
             sys.stderr.write(f"cannot write the output: {unwritable}\n")
@@ -148,6 +145,8 @@ class Command(ScrapyCrawlCommand):
         try:
             # Scrapy's own run(), keeping hold of the crawler to read its health.
             crawler = self._create_crawler(args[0])
+            if arguments is not None:
+                setattr(crawler, VALIDATED, arguments)
             self.crawler_process.crawl(crawler, **opts.spargs)
             self.crawler_process.start()
             if self.crawler_process.bootstrap_failed:

@@ -40,6 +40,23 @@ def first_error(item: dict[str, Any]) -> str | None:
     return None
 
 
+#: Fields an exported article must have, non-empty.
+REQUIRED = ("url", "title", "body")
+
+
+def drop_reason(item: dict[str, Any]) -> tuple[str, str] | None:
+    """``(reason, detail)`` when ``item`` must not be exported, else ``None``.
+
+    >>> drop_reason({"url": "https://example.org/a", "title": "T"})
+    ('missing_body', '')
+    """
+    for field in REQUIRED:
+        if not item.get(field):
+            return f"missing_{field}", ""
+    error = first_error(item)
+    return ("schema_invalid", error) if error else None
+
+
 @cache
 def _validator() -> Any:
     from jsonschema import Draft202012Validator  # noqa: PLC0415

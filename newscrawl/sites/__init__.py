@@ -1,4 +1,4 @@
-"""The registry of site profiles: which rules serve which domain, in which version.
+"""The registry of sites: which rules serve which domain, and how a site is crawled.
 
 The registry is an explicit literal (no import-time scanning); duplicate keys or
 domains are rejected at import, as fundus does.
@@ -6,13 +6,14 @@ domains are rejected at import, as fundus does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from newscrawl.sites import euronews
 
 if TYPE_CHECKING:
     import datetime as dt
+    from collections.abc import Iterable, Mapping
 
     from parsel import Selector
 
@@ -21,6 +22,32 @@ if TYPE_CHECKING:
 #: Site key -> its profile versions, oldest first.
 REGISTRY: dict[str, tuple[type[SiteProfile], ...]] = {
     "euronews": euronews.VERSIONS,
+}
+
+
+class SiteCrawl(Protocol):
+    """What a site module with a spider of its own knows about crawling the site."""
+
+    @property
+    def EDITIONS(self) -> Mapping[str, str]:  # noqa: N802 - a module constant
+        """Edition code -> host."""
+
+    def edition_code(self, value: str) -> str | None:
+        """The edition code a user's name for an edition stands for, or ``None``."""
+
+    def is_article_url(self, url: str) -> bool:
+        """Whether ``url`` has the site's article shape."""
+
+    def front_pages(self, editions: Iterable[str]) -> list[str]:
+        """The front page of each edition."""
+
+    def listings(self, editions: Iterable[str], discover: str) -> list[tuple[str, str]]:
+        """``(kind, url)`` of each edition's feeds and sitemaps for ``discover``."""
+
+
+#: Site key -> how it is crawled (the site module itself).
+CRAWLS: dict[str, SiteCrawl] = {
+    "euronews": euronews,
 }
 
 
@@ -38,6 +65,9 @@ def _check_registry() -> None:
                     f"domain {domain!r} in both {domains[domain]!r} and {key!r}"
                 )
             domains[domain] = key
+    for key in CRAWLS:
+        if key not in REGISTRY:
+            raise ValueError(f"site {key!r} has crawl rules but no profile")
 
 
 _check_registry()
@@ -51,6 +81,20 @@ def site_for_url(url: str) -> str | None:
             if host == domain or host.endswith(f".{domain}"):
                 return key
     return None
+
+
+def site_crawl(key: str) -> SiteCrawl:
+    """How the site ``key`` is crawled."""
+    try:
+        return CRAWLS[key]
+    except KeyError:
+        known = ", ".join(sorted(CRAWLS))
+        raise KeyError(f"no crawl rules for site {key!r}; known: {known}") from None
+
+
+def site_domains(key: str) -> tuple[str, ...]:
+    """The domains of the site ``key`` (its current profile's)."""
+    return get_versions(key)[-1].domains
 
 
 def get_versions(key: str) -> tuple[type[SiteProfile], ...]:

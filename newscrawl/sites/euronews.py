@@ -1,4 +1,4 @@
-"""Euronews (www.euronews.com and its language editions): editions, URLs, rules.
+"""Euronews (www.euronews.com and its language editions): editions, URLs, crawl, rules.
 
 Quirks (evidence in ``../shared/EURONEWS.md``):
 
@@ -27,6 +27,8 @@ from newscrawl.processors import widest_src
 from newscrawl.sites.base import SiteProfile, node_text, own_text
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from parsel import Selector
 
 #: Edition code -> host. Codes are the BCP 47 language tags the pages declare.
@@ -107,6 +109,40 @@ def edition_code(value: str) -> str | None:
     """Edition code for a language tag or host prefix (``gr`` -> ``el``)."""
     code = EDITION_ALIASES.get(value.strip().lower(), value.strip().lower())
     return code if code in EDITIONS else None
+
+
+def front_pages(editions: Iterable[str]) -> list[str]:
+    """The front page of each edition.
+
+    >>> front_pages(["en", "el"])
+    ['https://www.euronews.com/', 'https://gr.euronews.com/']
+    """
+    return [f"https://{EDITIONS[code]}/" for code in editions]
+
+
+def listings(editions: Iterable[str], discover: str) -> list[tuple[str, str]]:
+    """``(kind, url)`` of each edition's feeds and sitemaps, in crawl order.
+
+    ``latest``: the RSS feed and the latest-news sitemap (for scheduled runs);
+    ``sitemaps``: the full article sitemap (a backfill). Front pages are
+    :func:`front_pages`.
+
+    >>> for kind, url in listings(["el"], "latest"):
+    ...     print(kind, url)
+    feed https://gr.euronews.com/rss
+    sitemap https://gr.euronews.com/sitemaps/el/latest-news.xml
+    >>> listings(["en"], "sitemaps")
+    [('sitemap', 'https://www.euronews.com/sitemaps/en/articles.xml')]
+    """
+    found: list[tuple[str, str]] = []
+    for code in editions:
+        host = EDITIONS[code]
+        if discover == "latest":
+            found.append(("feed", f"https://{host}/rss"))
+            found.append(("sitemap", f"https://{host}/sitemaps/{code}/latest-news.xml"))
+        else:
+            found.append(("sitemap", f"https://{host}/sitemaps/{code}/articles.xml"))
+    return found
 
 
 def strip_copyright(text: str) -> str:

@@ -1,13 +1,14 @@
-"""What every newscrawl spider shares: validated arguments, counters, error handling."""
+"""What every newscrawl spider shares: arguments, start points, listings, errors."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import scrapy
 from scrapy.http import TextResponse
 from scrapy.utils.gz import gunzip, gzip_magic_number
 
+from newscrawl import defaults
 from newscrawl.discovery import (
     MAX_SITEMAP_BYTES,
     Entry,
@@ -16,84 +17,88 @@ from newscrawl.discovery import (
     parse_feed,
     parse_sitemap,
 )
+from newscrawl.extract_thread import in_worker
 from newscrawl.failures import failure_reason
-from newscrawl.processors import absolute_url
-from newscrawl.resilience import LISTING, looks_binary
-from newscrawl.traps import TrapGuard
-from newscrawl.worker import MAX_LINKS_PER_PAGE, in_worker
+from newscrawl.follow import HOPS, FollowPolicy, Links
+from newscrawl.guards import LISTING, looks_binary
+from newscrawl.params import VALIDATED, plan, replay_settings
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable, Iterator
+    from collections.abc import AsyncIterator, Iterable, Mapping
 
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
-#: Request meta key: link hops taken from a start point.
-HOPS = "newscrawl_hops"
+    from newscrawl.params import EuronewsParams, NewsParams, Plan
+
+
+class Params(Protocol):
+    """A spider's argument class (:mod:`newscrawl.params`)."""
+
+    @classmethod
+    def parse(
+        cls, kwargs: Mapping[str, Any], *, cluster: bool = False
+    ) -> EuronewsParams | NewsParams: ...
 
 
 class NewscrawlSpider(scrapy.Spider):
-    """A spider whose ``-a`` arguments are a params dataclass, checked up front."""
+    """A spider whose ``-a`` arguments are validated once, then planned.
 
-    #: A class with ``from_spider_kwargs(**kwargs)`` that raises ``ArgumentError``.
-    params_class: ClassVar[Any]
+    It yields pages' links as :class:`~newscrawl.follow.Links`; the follow policy
+    (:mod:`newscrawl.follow`) decides which are requested.
+    """
+
+    #: The class of the spider's arguments.
+    params_class: ClassVar[type[Params]]
+    #: The validated arguments.
+    params: Any
+    #: What the spider does with them (:func:`newscrawl.params.plan`).
+    plan: Plan
+    #: What it follows.
+    follow: FollowPolicy
 
     @classmethod
-    def check_arguments(cls, **kwargs: Any) -> Any:
+    def check_arguments(
+        cls, settings: BaseSettings, kwargs: Mapping[str, Any]
+    ) -> EuronewsParams | NewsParams:
         """Validate ``-a`` arguments; raise ``ArgumentError`` naming a bad one.
 
-        ``_cluster`` (set for cluster workers) lets a spider start without seeds
-        of its own: they come from the cluster (``newscrawl seed``).
+        A cluster worker (``NEWSCRAWL_CLUSTER``) may start without seeds of its
+        own: they come from the cluster (``newscrawl seed``).
         """
         # Underscore arguments come from tools (scrapyd's _job), not from users.
-        params = {k: v for k, v in kwargs.items() if not k.startswith("_")}
-        if kwargs.get("_cluster") and getattr(cls.params_class, "CLUSTER_SEEDS", False):
-            params["_cluster"] = True
-        return cls.params_class.from_spider_kwargs(**params)
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Validate first: a bad argument must stop the run before any request.
-        self.params = self.check_arguments(**kwargs)
-        super().__init__(
-            *args, **{k: v for k, v in kwargs.items() if k.startswith("_")}
-        )
-        #: Endless calendars, pagination, query permutations, link loops: bounded.
-        self.traps = TrapGuard()
+        user = {k: v for k, v in kwargs.items() if not k.startswith("_")}
+        cluster = bool(defaults.get(settings, "NEWSCRAWL_CLUSTER"))
+        return cls.params_class.parse(user, cluster=cluster)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
-        if crawler.settings.get("NEWSCRAWL_CLUSTER"):
-            kwargs.setdefault("_cluster", "1")
-        spider = super().from_crawler(crawler, *args, **kwargs)
-        replay = getattr(spider.params, "replay", ())
-        if replay:
-            # Offline: serve from the archives, with no politeness delays (the
-            # settings are not frozen yet; -s on the command line still wins).
-            for name, value in {
-                "NEWSCRAWL_REPLAY": list(replay),
-                "DOWNLOAD_DELAY": 0,
-                "AUTOTHROTTLE_ENABLED": False,
-                "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-                "NEWSCRAWL_WARC": "",
-            }.items():
-                crawler.settings.set(name, value, priority="spider")
+        # Validated already by the crawl command, or (run from Python) here: a bad
+        # argument stops the run before any request.
+        params = getattr(crawler, VALIDATED, None) or cls.check_arguments(
+            crawler.settings, kwargs
+        )
+        planned = plan(params)
+        # One door to replay: -s NEWSCRAWL_REPLAY=... implies what -a replay=
+        # does (no politeness delays offline, nothing recorded again).
+        replay = tuple(defaults.getlist(crawler.settings, "NEWSCRAWL_REPLAY"))
+        implied = {**replay_settings(replay), **planned.settings}
+        for name, value in implied.items():
+            # The settings are not frozen yet; -s on the command line still wins.
+            crawler.settings.set(name, value, priority="spider")
+        tools = {k: v for k, v in kwargs.items() if k.startswith("_")}
+        spider = super().from_crawler(crawler, *args, **tools)
+        spider.params = params
+        spider.plan = planned
+        spider.follow = FollowPolicy(planned.follow, crawler)
         return spider
-
-    def trapped(self, url: str, source: str) -> bool:
-        """Whether ``url`` looks like a crawler trap (then counted, not followed)."""
-        reason = self.traps.rejected(url)
-        if reason is None:
-            return False
-        self._count(f"links/{source}/{reason}")
-        return True
 
     @property
     def max_links(self) -> int:
         """Links read per page (``NEWSCRAWL_MAX_LINKS_PER_PAGE``)."""
-        return self.crawler.settings.getint(
-            "NEWSCRAWL_MAX_LINKS_PER_PAGE", MAX_LINKS_PER_PAGE
-        )
+        return defaults.getint(self.crawler.settings, "NEWSCRAWL_MAX_LINKS_PER_PAGE")
 
     def _count(self, key: str, value: int = 1) -> None:
         assert self.crawler.stats is not None
@@ -101,7 +106,7 @@ class NewscrawlSpider(scrapy.Spider):
 
     def resume_requests(self) -> list[scrapy.Request]:
         """Requests a killed or stopped run left pending in the crawl state."""
-        from newscrawl.persistence import state_of  # noqa: PLC0415
+        from newscrawl.state.extension import state_of  # noqa: PLC0415
 
         state = state_of(self)
         if state is None:
@@ -125,43 +130,21 @@ class NewscrawlSpider(scrapy.Spider):
             self.logger.info("Resuming %d pending requests", len(requests))
         return requests
 
-    def _entries_to_requests(
-        self, entries: Iterable[Entry], source: str, base: str
-    ) -> Iterator[Any]:
-        # Newest first: when a run is cut short, it has the freshest news.
-        ordered = sorted(entries, key=Entry.sort_key, reverse=True)
-        for rank, entry in enumerate(ordered):
-            # Sitemaps should list absolute URLs; some list paths.
-            url = absolute_url(entry.url, base)
-            if url is None:
-                self._count(f"links/{source}/invalid")
-                continue
-            if not self.is_allowed(url):
-                self._count(f"links/{source}/offsite")
-                continue
-            if entry.is_sitemap:
-                yield self.listing_request(url, self.parse_sitemap)
-                continue
-            if (
-                self.params.since
-                and entry.published
-                and entry.published[:10] < (self.params.since)
-            ):
-                self._count(f"links/{source}/too_old")
-                continue
-            rejected = self.entry_rejected(url)
-            if rejected:
-                self._count(f"links/{source}/{rejected.split(':')[0]}")
-                continue
-            if self.trapped(url, source):
-                continue
-            yield scrapy.Request(
-                url,
-                self.entry_callback,
-                errback=self.on_error,
-                meta={HOPS: 1},
-                priority=max(0, 1000 - rank),
-            )
+    async def start(self) -> AsyncIterator[Any]:
+        for request in self.resume_requests():
+            yield request
+        for kind, url in self.plan.starts:
+            for request in self.seed_requests(kind, url):
+                yield request
+
+    def _listed(self, entries: list[Entry], source: str, base: str) -> Links:
+        return Links(
+            source,
+            base,
+            self.article_request,
+            entries=entries,
+            listing=self.sitemap_request,
+        )
 
     async def parse_feed(self, response: Response) -> AsyncIterator[Any]:
         body = response.body
@@ -175,8 +158,7 @@ class NewscrawlSpider(scrapy.Spider):
         if not entries:
             self._count("skipped/empty_feed")
             self.logger.warning("No entries in feed %s", response.url)
-        for out in self._entries_to_requests(entries, "feed", response.url):
-            yield out
+        yield self._listed(entries, "feed", response.url)
 
     async def parse_sitemap(self, response: Response) -> AsyncIterator[Any]:
         result = await in_worker(
@@ -192,8 +174,7 @@ class NewscrawlSpider(scrapy.Spider):
             self.logger.warning("Not a sitemap: %s", response.url)
             return
         self._count("discovery/sitemap_entries", len(entries))
-        for out in self._entries_to_requests(entries, "sitemap", response.url):
-            yield out
+        yield self._listed(entries, "sitemap", response.url)
 
     def listing_request(self, url: str, callback: Any) -> scrapy.Request:
         """A request for a sitemap or feed: allowed the sitemap protocol's 50 MB."""
@@ -204,32 +185,32 @@ class NewscrawlSpider(scrapy.Spider):
             meta={"download_maxsize": MAX_SITEMAP_BYTES, LISTING: True},
         )
 
+    def sitemap_request(self, url: str) -> scrapy.Request:
+        return self.listing_request(url, self.parse_sitemap)
+
     def is_allowed(self, url: str) -> bool:
-        """Whether ``url`` is on the crawl's site(s); spiders define it."""
-        raise NotImplementedError
+        """Whether ``url`` is on the crawl's site(s)."""
+        return self.follow.allows(url)
+
+    def allow_urls(self, urls: Iterable[str]) -> None:
+        """Bring the sites of ``urls`` (seeds given to the cluster) into scope."""
+        self.follow.allow(urls)
 
     def page_request(self, url: str) -> scrapy.Request:
         """The request for a start page given by URL; spiders define it."""
         raise NotImplementedError
 
-    def allow_urls(self, urls: Iterable[str]) -> None:
-        """Bring the sites of ``urls`` (seeds given to the cluster) into scope."""
+    def article_request(self, url: str) -> scrapy.Request:
+        """The request for a page a link or an entry points to; spiders define it."""
+        raise NotImplementedError
 
     def seed_requests(self, kind: str, url: str) -> list[scrapy.Request]:
-        """The requests for a seed pushed to the cluster (``newscrawl seed``)."""
+        """The requests for a start point or a seed pushed to the cluster."""
         if kind == "feed":
             return [self.listing_request(url, self.parse_feed)]
         if kind == "sitemap":
-            return [self.listing_request(url, self.parse_sitemap)]
+            return [self.sitemap_request(url)]
         return [self.page_request(url)]
-
-    def entry_rejected(self, url: str) -> str | None:
-        """Why a sitemap or feed entry is not requested, or ``None``."""
-        return None
-
-    def entry_callback(self, response: Response) -> AsyncIterator[Any]:
-        """The callback for the pages sitemaps and feeds list."""
-        raise NotImplementedError
 
     def on_error(self, failure: Failure) -> None:
         """Count, log and record a failed request by its reason code.
@@ -270,7 +251,7 @@ class NewscrawlSpider(scrapy.Spider):
     def _record_failure(
         self, request: scrapy.Request, reason: str, detail: str
     ) -> None:
-        from newscrawl.persistence import record_failure  # noqa: PLC0415
+        from newscrawl.state.extension import record_failure  # noqa: PLC0415
 
         record_failure(self.crawler, request, reason, detail)
 

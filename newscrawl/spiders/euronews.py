@@ -1,29 +1,30 @@
 """The ``euronews`` spider: edition front pages or given URLs, then related links.
 
-It only routes requests: extraction lives in :mod:`newscrawl.extract`. Start points
-are ``-a url=`` / ``-a urls_file=`` (articles, or listing pages whose article links
-are crawled) or else the front page of each edition in ``-a editions=``. From every
-article it follows the "You might also like" links to ``-a related_depth`` hops,
-only to article URLs on an allowed host.
+It only routes requests: extraction lives in :mod:`newscrawl.extract`, what is
+crawled from which arguments in :mod:`newscrawl.params` and
+:mod:`newscrawl.sites.euronews`, what is followed in :mod:`newscrawl.follow`. A
+start URL with the article shape is an article; any other is a listing page, whose
+article links are start articles. From every article it offers the "You might
+also like" links, followed to ``-a related_depth`` hops.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import scrapy
 from scrapy.http import TextResponse
 
 from newscrawl.extract import utc_now
+from newscrawl.extract_thread import in_worker
+from newscrawl.follow import Links
+from newscrawl.page import analyse_page, links
 from newscrawl.params import EuronewsParams
-from newscrawl.processors import absolute_url
-from newscrawl.sites.euronews import EDITIONS, V1, is_article_url
-from newscrawl.spiders.base import HOPS, NewscrawlSpider
-from newscrawl.worker import analyse_page, in_worker, links
+from newscrawl.sites.euronews import is_article_url
+from newscrawl.spiders.base import NewscrawlSpider
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterable
+    from collections.abc import AsyncIterator
 
     from scrapy.http import Response
 
@@ -32,118 +33,40 @@ class EuronewsSpider(NewscrawlSpider):
     """Crawl Euronews articles in every language edition."""
 
     name = "euronews"
-    site = "euronews"
 
     params_class = EuronewsParams
     params: EuronewsParams
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.allowed_hosts = self._allowed_hosts()
-        self.allowed_domains = sorted(
-            {
-                *V1.domains,
-                *(h for h in self.allowed_hosts if not h.endswith(V1.domains)),
-            }
-        )
-
-    def _allowed_hosts(self) -> frozenset[str]:
-        # Hosts of explicit start URLs are allowed too: that is how the offline
-        # demo and the tests crawl a local copy of the site on 127.0.0.1.
-        hosts = {urlsplit(u).hostname or "" for u in self.params.urls}
-        return frozenset(h for h in hosts if h)
-
-    def is_allowed(self, url: str) -> bool:
-        host = urlsplit(url).hostname or ""
-        if host in self.allowed_hosts:
-            return True
-        return any(host == d or host.endswith(f".{d}") for d in V1.domains)
-
-    def allow_urls(self, urls: Iterable[str]) -> None:
-        # Only for links: Scrapy's offsite filter still knows only the hosts of
-        # the worker's own start URLs and euronews.com.
-        self.allowed_hosts = self.allowed_hosts | {
-            h for u in urls if (h := urlsplit(u).hostname)
-        }
 
     def page_request(self, url: str) -> scrapy.Request:
         # dont_filter stays False: a start page reached again through a related
         # link must not be fetched twice.
         if is_article_url(url):
-            return scrapy.Request(
-                url, callback=self.parse_article, errback=self.on_error, meta={HOPS: 0}
-            )
+            return self.article_request(url)
         return scrapy.Request(url, callback=self.parse_listing, errback=self.on_error)
 
-    def entry_rejected(self, url: str) -> str | None:
-        return None if is_article_url(url) else "not_article"
+    def article_request(self, url: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse_article, errback=self.on_error)
 
-    def entry_callback(self, response: Response) -> AsyncIterator[Any]:
-        return self.parse_article(response)
-
-    def discovery_requests(self) -> list[scrapy.Request]:
-        """Sitemaps and feeds of each edition (``-a discover=latest|sitemaps``)."""
-        requests = []
-        for code in self.params.editions:
-            host = EDITIONS[code]
-            if self.params.discover == "latest":
-                sitemap = f"https://{host}/sitemaps/{code}/latest-news.xml"
-                feed = f"https://{host}/rss"
-                requests.append(self.listing_request(feed, self.parse_feed))
-            else:
-                sitemap = f"https://{host}/sitemaps/{code}/articles.xml"
-            requests.append(self.listing_request(sitemap, self.parse_sitemap))
-        return requests
-
-    def start_urls_(self) -> list[str]:
-        if self.params.urls:
-            return list(self.params.urls)
-        return [f"https://{EDITIONS[code]}/" for code in self.params.editions]
-
-    async def start(self) -> AsyncIterator[Any]:
-        for request in self.resume_requests():
-            yield request
-        if not self.params.urls and self.params.discover != "front":
-            for request in self.discovery_requests():
-                yield request
-            return
-        for url in self.start_urls_():
-            yield self.page_request(url)
-
-    async def parse_listing(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
-        """Crawl the article links a front or section page lists."""
+    async def parse_listing(self, response: Response) -> AsyncIterator[Any]:
+        """Offer the article links a front or section page lists."""
         if not isinstance(response, TextResponse):
             self.fail_page(response, "not_html")
             return
         self._count("pages/listing")
-        hrefs = await in_worker(links, response, self.max_links)
-        if len(hrefs) > self.max_links:
+        limit = self.max_links
+        hrefs = await in_worker(links, response, limit)
+        if len(hrefs) > limit:
             self._count("links/page/capped")
-        for href in hrefs[: self.max_links]:
-            url = absolute_url(href, response.url)
-            if url is None or not self._follow_ok(url, "listing"):
-                continue
-            yield scrapy.Request(
-                url, callback=self.parse_article, errback=self.on_error, meta={HOPS: 0}
-            )
+        yield Links("listing", response.url, self.article_request, urls=hrefs[:limit])
 
-    def _follow_ok(self, url: str, source: str) -> bool:
-        if not self.is_allowed(url):
-            self._count(f"links/{source}/offsite")
-            return False
-        if not is_article_url(url):
-            self._count(f"links/{source}/not_article")
-            return False
-        return not self.trapped(url, source)
-
-    async def parse_article(self, response: scrapy.http.Response) -> AsyncIterator[Any]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Any]:
         if self.unusable(response):
             return
         assert isinstance(response, TextResponse)
         page = await in_worker(
             analyse_page,
             response,
-            site=self.site,
+            site=self.plan.site,
             fetched_at=utc_now(),
             verdict=False,
             max_links=0,
@@ -155,16 +78,5 @@ class EuronewsSpider(NewscrawlSpider):
             self.fail_page(response, "no_body", page.repaired or "")
             return
         yield item
-        hops = int(response.meta.get(HOPS, 0))
-        if hops >= self.params.related_depth:
-            return
-        for link in item.related:
-            url = link["url"]
-            if url is None or not self._follow_ok(url, "related"):
-                continue
-            yield scrapy.Request(
-                url,
-                callback=self.parse_article,
-                errback=self.on_error,
-                meta={HOPS: hops + 1},
-            )
+        related = [link["url"] for link in item.related if link["url"]]
+        yield Links("related", response.url, self.article_request, urls=related)

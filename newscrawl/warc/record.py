@@ -50,30 +50,19 @@ def recover_open_files(directory: Path) -> list[dict[str, Any]]:
     """Finish the ``.open`` WARC files a killed crawl left in ``directory``.
 
     Complete records are kept, a torn last record is cut, and the file takes its
-    final name.
+    final name. Which records are complete is the WARC reader's one check
+    (:class:`newscrawl.warc.reader.WarcScan`), the one replay trusts.
     """
-    from warcio.archiveiterator import ArchiveIterator  # noqa: PLC0415
+    from newscrawl.warc.reader import WarcScan  # noqa: PLC0415
 
     recovered = []
     for path in sorted(directory.glob(f"*.warc.gz{OPEN_SUFFIX}")):
-        good_end, records = 0, 0
-        with path.open("rb") as stream:
-            iterator = ArchiveIterator(stream)
-            try:
-                for record in iterator:
-                    record.content_stream().read()
-                    # warcio hands out a cut-off record without complaint; what
-                    # is left of its declared length gives it away.
-                    if getattr(record.raw_stream, "limit", 0) > 0:
-                        break
-                    good_end = (
-                        iterator.get_record_offset() + iterator.get_record_length()
-                    )
-                    records += 1
-            except Exception as exc:  # noqa: BLE001 - any damage ends the good part
-                logger.warning(
-                    "WARC %s: torn record at byte %d (%s)", path, good_end, exc
-                )
+        scan = WarcScan(path)
+        records = sum(1 for _ in scan)
+        good_end = scan.end
+        if scan.damage is not None:
+            # Expected after a kill: a warning, not an error.
+            logger.warning("Torn WARC record in %s; the file is cut there", scan.damage)
         with path.open("r+b") as fh:
             fh.truncate(good_end)
             fh.flush()
