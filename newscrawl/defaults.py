@@ -18,6 +18,14 @@ if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
 
+class SettingError(ValueError):
+    """A ``NEWSCRAWL_*`` setting has a bad value; the message names the setting."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"setting {name}: {message}")
+        self.name = name
+
+
 @dataclass(frozen=True)
 class Setting:
     """A setting's default and a one-line meaning (the docs' table)."""

@@ -106,10 +106,7 @@ def process_page(
 
     ``kind`` is the response class Scrapy gave the page (XML pages parse as XML).
     """
-    from newscrawl.classify import page_verdict  # noqa: PLC0415
     from newscrawl.encoding import settle_encoding  # noqa: PLC0415
-    from newscrawl.extract import extract, page_selector  # noqa: PLC0415
-    from newscrawl.structured import StructuredData  # noqa: PLC0415
 
     stats = LocalStats()
     response: TextResponse = kind(
@@ -122,6 +119,38 @@ def process_page(
         response, reason = settle_encoding(response)
         if reason is not None:
             stats.inc_value(f"newscrawl/charset/{reason}")
+    return process_response(
+        response,
+        fetched_at=fetched_at,
+        site=site,
+        verdict=verdict,
+        max_links=max_links,
+        stats=stats,
+        check=True,
+    )
+
+
+def process_response(
+    response: TextResponse,
+    *,
+    fetched_at: str | None,
+    site: str | None,
+    verdict: bool,
+    max_links: int,
+    stats: LocalStats | None = None,
+    check: bool = False,
+) -> PageResult:
+    """:func:`process_page` from markup repair on, for a settled encoding.
+
+    The crawl enters here with the response Scrapy gave it, so the page is
+    decoded and parsed once. ``check`` runs the pipeline's validation (in a
+    crawl, the pipeline does it anyway).
+    """
+    from newscrawl.classify import page_verdict  # noqa: PLC0415
+    from newscrawl.extract import extract, page_selector  # noqa: PLC0415
+    from newscrawl.structured import StructuredData  # noqa: PLC0415
+
+    stats = stats if stats is not None else LocalStats()
     # A broken <base href> makes response.selector raise; this one copes and
     # stays on the response for everything below.
     page_selector(response)
@@ -151,7 +180,8 @@ def process_page(
     og_type = (structured.meta("og:type") or [""])[0].strip().lower()
     claims = bool(structured.article) or og_type.startswith("article")
     result = PageResult(item, page, hrefs, stats, repaired, claims)
-    result.invalid, result.invalid_message = _rejection(item)
+    if check:
+        result.invalid, result.invalid_message = _rejection(item)
     return result
 
 
@@ -165,17 +195,13 @@ def analyse_page(
 ) -> PageResult:
     """:func:`process_page` of a page the crawl fetched (on the extraction thread).
 
-    The crawl's ``CharsetMiddleware`` has settled the encoding already; the page
-    is read in it (``response.encoding``, which reading the text computes anyway).
+    The crawl's ``CharsetMiddleware`` has settled the encoding already, and the
+    response is used as it is: decoded and parsed once.
     """
-    return process_page(
-        response.body,
-        url=response.url,
-        headers=response.headers,
+    return process_response(
+        response,
         fetched_at=fetched_at,
         site=site,
-        encoding=response.encoding,
-        kind=type(response),
         verdict=verdict,
         max_links=max_links,
     )

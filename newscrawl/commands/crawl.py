@@ -117,6 +117,14 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.crawler_process is not None
         settings = self.crawler_process.settings
+        from newscrawl.state.extension import state_kind  # noqa: PLC0415
+        from newscrawl.warc.replay import replay_files  # noqa: PLC0415
+
+        try:
+            state_kind(settings)
+            replay_files(settings)
+        except defaults.SettingError as exc:
+            raise UsageError(str(exc), print_help=False) from exc
         arguments = None
         if len(args) == 1:
             # Validated once, here: the spider takes this result (VALIDATED).

@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any, Self
 
 from itemadapter import ItemAdapter
 from scrapy import Request, signals
-from scrapy.exceptions import NotConfigured
 from scrapy.extensions.feedexport import FeedExporter
 
 from newscrawl import defaults
@@ -44,6 +43,7 @@ if TYPE_CHECKING:
     from scrapy import Spider
     from scrapy.crawler import Crawler
     from scrapy.http import Response
+    from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
     from newscrawl.state import CrawlState
@@ -57,18 +57,39 @@ COMMIT_SECONDS = 2.0
 COMMIT_ITEMS = 100
 
 
+def state_kind(settings: BaseSettings) -> str:
+    """``"off"``, ``"sqlite"`` or a Redis URL: the one reading of ``NEWSCRAWL_STATE``.
+
+    A bad value raises :class:`newscrawl.defaults.SettingError`, when the crawler
+    is built (and, for ``scrapy crawl``, before it: exit 2), never at spider
+    open, where Scrapy would log it and crawl on with no state.
+
+    >>> from scrapy.settings import Settings
+    >>> state_kind(Settings({"NEWSCRAWL_STATE": "none"}))
+    'off'
+    >>> state_kind(Settings({"NEWSCRAWL_STATE": "sqlit"}))
+    Traceback (most recent call last):
+    ...
+    newscrawl.defaults.SettingError: setting NEWSCRAWL_STATE: 'sqlit' is not sqlite, off or a redis:// URL
+    """  # noqa: E501
+    kind = str(defaults.get(settings, "NEWSCRAWL_STATE") or "off").strip()
+    if kind.lower() in ("off", "none", ""):
+        return "off"
+    if kind.startswith(("redis://", "rediss://", "unix://")) or kind == "sqlite":
+        return kind
+    raise defaults.SettingError(
+        "NEWSCRAWL_STATE", f"{kind!r} is not sqlite, off or a redis:// URL"
+    )
+
+
 def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
-    kind = defaults.get(crawler.settings, "NEWSCRAWL_STATE")
-    if kind in ("off", "none", "", None):
+    kind = state_kind(crawler.settings)
+    if kind == "off":
         return None
-    if str(kind).startswith(("redis://", "rediss://", "unix://")):
+    if kind != "sqlite":
         from newscrawl.state.redis import RedisState  # noqa: PLC0415
 
-        return RedisState(str(kind), spider_name)
-    if kind != "sqlite":
-        raise NotConfigured(
-            f"NEWSCRAWL_STATE={kind!r}: 'sqlite', 'off' or a redis:// URL"
-        )
+        return RedisState(kind, spider_name)
     directory = Path(defaults.get(crawler.settings, "NEWSCRAWL_STATE_DIR"))
     return SQLiteState(directory / f"{spider_name}.sqlite")
 
@@ -90,6 +111,7 @@ class CrawlStateExtension:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
+        state_kind(crawler.settings)  # a bad value stops the run here
         ext = cls(crawler)
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)

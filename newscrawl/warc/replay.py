@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from scrapy import Request
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,19 @@ def replay_paths(value: object) -> list[str]:
     return [part.strip() for part in parts if part.strip()]
 
 
+def replay_files(settings: BaseSettings) -> list[Path]:
+    """The archives ``NEWSCRAWL_REPLAY`` names; none found is a setting error."""
+    paths = replay_paths(defaults.getlist(settings, "NEWSCRAWL_REPLAY"))
+    if not paths:
+        return []
+    files = archive_files(paths)
+    if not files:
+        raise defaults.SettingError(
+            "NEWSCRAWL_REPLAY", f"no WARC files (*.warc, *.warc.gz) in {paths}"
+        )
+    return files
+
+
 class ReplayMiddleware:
     """A downloader middleware answering every request from WARC archives.
 
@@ -77,13 +91,10 @@ class ReplayMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
-        paths = replay_paths(defaults.getlist(crawler.settings, "NEWSCRAWL_REPLAY"))
-        if not paths:
-            raise NotConfigured  # off: silent (a reason would be logged as a warning)
         # Missing archives stop the crawl here rather than fail every request.
-        files = archive_files(paths)
+        files = replay_files(crawler.settings)
         if not files:
-            raise FileNotFoundError(f"No WARC files (*.warc, *.warc.gz) in {paths}")
+            raise NotConfigured  # off: silent (a reason would be logged as a warning)
         middleware = cls(crawler, files)
         crawler.signals.connect(middleware.spider_opened, signal=signals.spider_opened)
         return middleware
