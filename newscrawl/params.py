@@ -355,7 +355,8 @@ def replay_settings(replay: tuple[str, ...]) -> dict[str, Any]:
     """The settings ``-a replay=`` implies: archives instead of the network.
 
     Offline, there is no one to be polite to: no delays, no throttle, more
-    requests in parallel, and nothing recorded again.
+    requests in parallel. (Nothing is recorded again: the WARC recorder turns
+    itself off while replaying.)
     """
     if not replay:
         return {}
@@ -364,7 +365,6 @@ def replay_settings(replay: tuple[str, ...]) -> dict[str, Any]:
         "DOWNLOAD_DELAY": 0,
         "AUTOTHROTTLE_ENABLED": False,
         "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-        "NEWSCRAWL_WARC": "",
     }
 
 

@@ -185,8 +185,7 @@ def test_replay_relaxes_politeness_through_the_spider_settings(tmp_path):
 
 
 def test_replay_by_setting_is_the_same_door_as_the_argument(tmp_path):
-    # -s NEWSCRAWL_REPLAY=... implies what -a replay= does: no delays offline,
-    # nothing recorded again.
+    # -s NEWSCRAWL_REPLAY=... implies what -a replay= does: no delays offline.
     crawler = Crawler(
         NewsSpider,
         {
@@ -198,4 +197,3 @@ def test_replay_by_setting_is_the_same_door_as_the_argument(tmp_path):
     crawler._create_spider(url="https://news.example.org/")
     assert crawler.settings.getfloat("DOWNLOAD_DELAY") == 0
     assert not crawler.settings.getbool("AUTOTHROTTLE_ENABLED")
-    assert crawler.settings.get("NEWSCRAWL_WARC") == ""

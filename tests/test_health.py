@@ -70,3 +70,31 @@ def test_the_readme_lists_every_exit_code():
         if line.startswith("| ") and line.split("|")[1].strip().isdigit()
     }
     assert listed == {int(code) for code in ExitCode}
+
+
+def test_an_archive_that_cannot_be_written_makes_the_run_exit_73(tmp_path, monkeypatch):
+    from scrapy import Request
+    from scrapy.http import HtmlResponse
+
+    from newscrawl.health import failed_components
+    from newscrawl.warc.record import WarcRecorder
+
+    crawler = get_crawler(settings_dict={"NEWSCRAWL_WARC": str(tmp_path)})
+    recorder = WarcRecorder.from_crawler(crawler)
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(recorder, "_file", full)
+    request = Request("https://example.org/2026/01/01/a-story")
+    response = HtmlResponse(request.url, body=b"<html></html>", request=request)
+    # The crawl's output goes on: the response is handed on unchanged...
+    assert recorder.process_response(request, response) is response
+    # ...but the run is not healthy, and says why.
+    failed = failed_components(crawler.stats.get_stats())
+    assert list(failed) == ["archive"]
+    assert "No space left on device" in failed["archive"]
+    report = _report(dict(crawler.stats.get_stats(), item_scraped_count=5))
+    code, problems = health(report, {}, 0.5)
+    assert code == ExitCode.OUTPUT
+    assert problems[0].startswith("archive failed: cannot write a record of")

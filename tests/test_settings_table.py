@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import ast
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from newscrawl import defaults
 from newscrawl import settings as project
@@ -72,3 +77,38 @@ def test_the_docs_list_every_setting_from_the_table():
     assert block.group(1) == defaults.markdown_table(), (
         "regenerate it: python -m newscrawl.defaults"
     )
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("NEWSCRAWL_STATE=sqlit", "'sqlit' is not sqlite, off or a redis:// URL"),
+        ("NEWSCRAWL_REPLAY=/nonexistent/archives", "not found: /nonexistent/archives"),
+    ],
+)
+def test_a_bad_setting_stops_the_run_before_it_starts(tmp_path, setting, message):
+    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "news",
+            "-a",
+            "url=http://127.0.0.1:9/",
+            "-s",
+            setting,
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    name = setting.partition("=")[0]
+    assert f"setting {name}: " in result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "output" / "news").exists()

@@ -29,6 +29,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from newscrawl import __version__, defaults
+from newscrawl.health import component_failed
 
 if TYPE_CHECKING:
     from scrapy import Request
@@ -177,14 +178,21 @@ class WarcRecorder:
         return self.current
 
     def process_response(self, request: Request, response: Response) -> Response:
-        if "replay" in response.flags or "cached" in response.flags:
+        # A cache hit was recorded when it was fetched. (A replay never gets here:
+        # the recorder is off while replaying, decided in from_crawler alone.)
+        if "cached" in response.flags:
             return response
         try:
             records = self._records(request, response)
             written = self._file().write(records)
         except OSError as exc:
-            # An archive that cannot be written must not stop the crawl's output.
-            logger.error("Cannot write WARC record for %s: %s", response.url, exc)
+            # An archive that cannot be written must not stop the crawl's output,
+            # but the run is not healthy: the archive is incomplete (exit 73).
+            component_failed(
+                self.crawler,
+                "archive",
+                f"cannot write a record of {response.url}: {exc}",
+            )
             self._stats("errors")
             return response
         self._stats("records", len(records))

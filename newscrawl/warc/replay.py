@@ -65,7 +65,10 @@ def replay_files(settings: BaseSettings) -> list[Path]:
     paths = replay_paths(defaults.getlist(settings, "NEWSCRAWL_REPLAY"))
     if not paths:
         return []
-    files = archive_files(paths)
+    try:
+        files = archive_files(paths)
+    except FileNotFoundError as exc:
+        raise defaults.SettingError("NEWSCRAWL_REPLAY", str(exc)) from None
     if not files:
         raise defaults.SettingError(
             "NEWSCRAWL_REPLAY", f"no WARC files (*.warc, *.warc.gz) in {paths}"
