@@ -112,8 +112,12 @@ class RevisionPipeline(CountingPipeline):
         if since and published and published[:10] < since:
             raise self.drop("too_old", url, f"published {published[:10]}")
         from newscrawl.state import hash64, hex64  # noqa: PLC0415
-        from newscrawl.state.extension import state_of  # noqa: PLC0415
+        from newscrawl.state.extension import state_of, state_unavailable  # noqa: PLC0415
 
+        if self.crawler is not None and state_unavailable(self.crawler):
+            # Without its state the run cannot tell known articles from new ones:
+            # nothing is exported rather than everything again.
+            raise self.drop("state_unavailable", url)
         state = state_of(spider) if spider is not None else None
         if state is None or not url:
             return item

@@ -12,7 +12,8 @@
   SQLite state, which is not made for concurrent writers: give each worker its
   own ``NEWSCRAWL_STATE_DIR``, or use a Redis ``NEWSCRAWL_STATE``.
 - An output or state directory that cannot be written is reported at once (73),
-  before anything is crawled.
+  before anything is crawled; so is a crawl state that cannot be used (damaged,
+  or its Redis unreachable: 69).
 - The exit code is the run's health as judged by the crawl report
   (:class:`newscrawl.health.ExitCode`); stock ``scrapy crawl`` exits 0 even
   when it exported nothing. The run ends with a short summary on stderr (what
@@ -151,6 +152,15 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = int(ExitCode.LOCKED)
             return
         try:
+            from newscrawl.state.extension import probe_state  # noqa: PLC0415
+
+            unusable = probe_state(settings, args[0])
+            if unusable:
+                # Refused before any request: a run without its state would write
+                # every known article again.
+                sys.stderr.write(f"cannot use the crawl state: {unusable}\n")
+                self.exitcode = int(ExitCode.COMPONENT)
+                return
             # Scrapy's own run(), keeping hold of the crawler to read its health.
             crawler = self._create_crawler(args[0])
             if arguments is not None:

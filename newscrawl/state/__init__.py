@@ -1,4 +1,4 @@
-"""Persistent crawl state behind one small interface (SQLite today, Redis later).
+"""Persistent crawl state behind one small interface (SQLite or Redis).
 
 What a crawl remembers across runs: the articles it has written (by URL key, with
 their content hash, revision and dates), the frontier of requests still pending,
@@ -12,6 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from newscrawl.processors import url_key
+
+
+class StateUnavailable(Exception):  # noqa: N818 - says what it is, as OSError does
+    """The crawl state cannot be used (damaged, unreachable): the run must not start.
+
+    A damaged state is never replaced by an empty one: the run would write every
+    article it knows again. The message names the state and how to recover.
+    """
 
 
 def key_of(url: str) -> int:

@@ -35,7 +35,7 @@ from scrapy.extensions.feedexport import FeedExporter
 from newscrawl import defaults
 from newscrawl.failures import NOT_ATTEMPTS, is_final
 from newscrawl.health import component_failed
-from newscrawl.state import key_of
+from newscrawl.state import StateUnavailable, key_of
 from newscrawl.state.recovery import feed_dirs, minutes_of, recover_parts
 from newscrawl.state.sqlite import SQLiteState
 
@@ -82,15 +82,16 @@ def state_kind(settings: BaseSettings) -> str:
     )
 
 
-def open_state(crawler: Crawler, spider_name: str) -> CrawlState | None:
-    kind = state_kind(crawler.settings)
+def open_state(settings: BaseSettings, spider_name: str) -> CrawlState | None:
+    """The crawl state ``NEWSCRAWL_STATE`` names (``StateUnavailable`` if unusable)."""
+    kind = state_kind(settings)
     if kind == "off":
         return None
     if kind != "sqlite":
         from newscrawl.state.redis import RedisState  # noqa: PLC0415
 
         return RedisState(kind, spider_name)
-    directory = Path(defaults.get(crawler.settings, "NEWSCRAWL_STATE_DIR"))
+    directory = Path(defaults.get(settings, "NEWSCRAWL_STATE_DIR"))
     return SQLiteState(directory / f"{spider_name}.sqlite")
 
 
@@ -105,6 +106,8 @@ class CrawlStateExtension:
         self.recovered: list[dict[str, Any]] = []
         self.max_attempts = defaults.getint(crawler.settings, "NEWSCRAWL_MAX_ATTEMPTS")
         self.output_error: BaseException | None = None
+        #: Why the state could not be opened (then nothing may be exported).
+        self.unavailable: str | None = None
         # URL keys this run has written or found unchanged: a link to one of them
         # is a repeat within the run, not an article known from an earlier run.
         self.done_this_run: set[int] = set()
@@ -123,7 +126,21 @@ class CrawlStateExtension:
         return ext
 
     def spider_opened(self, spider: Spider) -> None:
-        self.state = open_state(self.crawler, spider.name)
+        try:
+            self.state = open_state(self.crawler.settings, spider.name)
+        except StateUnavailable as exc:
+            # Never a run without its state: it would export every known article
+            # again. `scrapy crawl` refuses before starting (probe_state); a crawl
+            # started from Python stops here, exporting nothing.
+            self.unavailable = str(exc)
+            component_failed(self.crawler, "state", exc)
+            from scrapy.utils.defer import deferred_from_coro  # noqa: PLC0415
+
+            assert self.crawler.engine is not None
+            deferred_from_coro(
+                self.crawler.engine.close_spider_async(reason="state_unavailable")
+            )
+            return
         for directory in feed_dirs(self.crawler, spider.name):
             if directory.is_dir():
                 self.recovered += recover_parts(directory, self.state)
@@ -259,6 +276,23 @@ class CrawlStateExtension:
         if self.state is not None:
             self.state.close()
             self.state = None
+
+
+def state_unavailable(crawler: Crawler) -> bool:
+    """Whether the run's crawl state failed to open (then nothing is exported)."""
+    ext = crawler.get_extension(CrawlStateExtension)
+    return ext is not None and ext.unavailable is not None
+
+
+def probe_state(settings: BaseSettings, spider_name: str) -> str | None:
+    """Why the crawl state cannot be used, or ``None``: checked before a crawl."""
+    try:
+        state = open_state(settings, spider_name)
+    except StateUnavailable as exc:
+        return str(exc)
+    if state is not None:
+        state.close()
+    return None
 
 
 def state_of(spider: Spider) -> CrawlState | None:

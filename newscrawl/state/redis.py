@@ -38,7 +38,14 @@ import json
 import struct
 from typing import TYPE_CHECKING, Any, cast
 
-from newscrawl.state import FailureRecord, Pending, Seen, hash64, key_of
+from newscrawl.state import (
+    FailureRecord,
+    Pending,
+    Seen,
+    StateUnavailable,
+    hash64,
+    key_of,
+)
 from newscrawl.state.sqlite import now_minutes
 
 if TYPE_CHECKING:
@@ -201,6 +208,7 @@ class RedisState:
         self.prefix = f"newscrawl:{namespace}:"
         # Imported here: the package is needed only when the state is on Redis.
         from redis import Redis  # noqa: PLC0415
+        from redis.exceptions import RedisError  # noqa: PLC0415
 
         self.client: redis.Redis = Redis.from_url(url)
         try:
@@ -216,6 +224,12 @@ class RedisState:
                     f" {stored[0]!r} (this version reads {FORMAT})"
                 )
             self.seen_bits = int(stored[1] or seen_bits)
+        except RedisError as exc:
+            self.client.close()
+            raise StateUnavailable(
+                f"the crawl state at {url} cannot be reached ({exc}). Nothing was"
+                " crawled. Start Redis there, or set NEWSCRAWL_STATE to another state"
+            ) from exc
         except BaseException:
             self.client.close()
             raise

@@ -13,7 +13,14 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Any
 
-from newscrawl.state import FailureRecord, Pending, Seen, hash64, key_of
+from newscrawl.state import (
+    FailureRecord,
+    Pending,
+    Seen,
+    StateUnavailable,
+    hash64,
+    key_of,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -57,18 +64,57 @@ def now_minutes() -> int:
     return int(time.time() // 60)
 
 
+#: The first bytes of every SQLite database file.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def damaged(path: Path, why: str) -> StateUnavailable:
+    return StateUnavailable(
+        f"the crawl state {path} is damaged ({why}). Nothing was crawled. To start"
+        f" afresh, move it away (mv {path} {path}.damaged; also its -wal and -shm"
+        " files): the next run builds a new state and exports every article again"
+    )
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what is not an SQLite database: a directory, 0 bytes, a bad header."""
+    if path.is_dir():
+        raise damaged(path, "a directory, not a file")
+    if not path.exists():
+        return  # a first run: the state is created
+    with path.open("rb") as fh:
+        header = fh.read(len(SQLITE_HEADER))
+    if not header:
+        # SQLite would take an empty file for a new database and lose nothing
+        # visible, but an empty state file is a state that was lost.
+        raise damaged(path, "0 bytes")
+    if header != SQLITE_HEADER:
+        raise damaged(path, "not an SQLite database")
+
+
 class SQLiteState:
     """:class:`newscrawl.state.CrawlState` on one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        _check_file(path)
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(SCHEMA)
-        self._migrate()
-        self.db.execute("BEGIN")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            if path.stat().st_size:
+                # A cut-off or overwritten file can still open: its pages are
+                # checked before anything is read or written (a second per GB).
+                verdict = self.db.execute("PRAGMA quick_check").fetchone()[0]
+                if verdict != "ok":
+                    raise sqlite3.DatabaseError(verdict)
+            self.db.executescript(SCHEMA)
+            self._migrate()
+            self.db.execute("BEGIN")
+        except sqlite3.DatabaseError as exc:
+            self.db.close()
+            raise damaged(path, str(exc)) from exc
 
     def _migrate(self) -> None:
         # State files from before failure attempts were counted: every failure
