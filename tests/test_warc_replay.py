@@ -25,6 +25,7 @@ from scrapy.utils.test import get_crawler
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from newscrawl.defaults import SettingError
 from newscrawl.failures import RequestRefused, reason_of
 from newscrawl.warc.index import ArchiveIndex
 from newscrawl.warc.reader import archive_files
@@ -927,9 +928,11 @@ def test_replay_paths_from_the_setting(tmp_path):
         "c.warc",
     ]
     assert replay_paths(("a.warc.gz", " b ")) == ["a.warc.gz", "b"]
-    with pytest.raises(FileNotFoundError):
+    # Archives that are not there stop the run when the crawler is built, as a
+    # setting error naming the setting (scrapy crawl: exit 2).
+    with pytest.raises(SettingError, match="NEWSCRAWL_REPLAY: WARC archive not found"):
         make_middleware([str(tmp_path / "absent.warc.gz")])
-    with pytest.raises(FileNotFoundError, match="No WARC files"):
+    with pytest.raises(SettingError, match="NEWSCRAWL_REPLAY: no WARC files"):
         make_middleware([str(tmp_path)])
 
 
