@@ -215,7 +215,10 @@ def _cmd_seed(args: argparse.Namespace) -> int:
     try:
         seeds = [("url", u) for u in _urls("url", args.url or [])]
         if args.urls_file:
-            seeds += [("url", u) for u in _urls_file("urls-file", str(args.urls_file))]
+            listed, skipped = _urls_file("urls-file", str(args.urls_file))
+            for line in skipped:
+                print(f"newscrawl seed: skipped {line}", file=sys.stderr)
+            seeds += [("url", u) for u in listed]
         seeds += [("feed", u) for u in _urls("feed", args.feed or [])]
         seeds += [("sitemap", u) for u in _urls("sitemap", args.sitemap or [])]
     except ArgumentError as exc:

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
     from scrapy.http import Response
 
+#: Scrapy's URLLENGTH_LIMIT: a longer URL would be dropped by Scrapy unseen and
+#: stay pending forever, so it is refused here (``too_long``) and as a seed.
+MAX_URL_LENGTH: Final = 2083
 #: Request meta key: link hops from a start point.
 HOPS: Final = "newscrawl_hops"
 
@@ -180,7 +183,9 @@ class FollowPolicy:
                 continue
             seen.add(url)
             reason = (
-                "offsite"
+                "too_long"
+                if len(url) > MAX_URL_LENGTH
+                else "offsite"
                 if not self.scope.allows(url)
                 else self._shape(url, listed=False) or self.traps.rejected(url)
             )
@@ -205,6 +210,11 @@ class FollowPolicy:
             if url in seen:
                 continue
             seen.add(url)
+            if len(url) > MAX_URL_LENGTH:
+                # Scrapy's URL-length filter would drop it later, unseen and
+                # pending forever in the frontier.
+                self._count(links.source, "too_long")
+                continue
             if not self.scope.allows(url):
                 self._count(links.source, "offsite")
                 continue

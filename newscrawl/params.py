@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlsplit
 
-from newscrawl.follow import FollowRules, host_of, site_of
+from newscrawl.follow import MAX_URL_LENGTH, FollowRules, host_of, site_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -32,31 +32,80 @@ class ArgumentError(ValueError):
         self.name = name
 
 
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a start point, or ``None`` when it can.
+
+    >>> url_problem("https://example.org/a") is None
+    True
+    >>> url_problem("http://example.org:99999/")
+    'port out of range'
+    >>> url_problem("http://user:secret@example.org/")
+    'credentials in the URL'
+    >>> url_problem("http://[::1/")
+    'malformed: Invalid IPv6 URL'
+    """
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "not an absolute http(s) URL"
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        text = str(exc)
+        return "port out of range" if "Port" in text else f"malformed: {text}"
+    if parts.username is not None or parts.password is not None:
+        # Sent in the clear to every redirect target; never a seed.
+        return "credentials in the URL"
+    if len(url) > MAX_URL_LENGTH:
+        return f"longer than {MAX_URL_LENGTH} characters"
+    return None
+
+
 def _urls(name: str, value: str | list[str]) -> list[str]:
     """Absolute http(s) URLs: a comma-separated string, or a list (one each)."""
     if isinstance(value, str):
         value = value.split(",")
     urls = [u.strip() for u in value if u.strip()]
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ArgumentError(name, f"not an absolute http(s) URL: {url!r}")
+        problem = url_problem(url)
+        if problem:
+            shown = url if len(url) <= 120 else url[:120] + "..."
+            raise ArgumentError(name, f"{problem}: {shown!r}")
     return urls
 
 
-def _urls_file(name: str, value: str) -> list[str]:
+def _urls_file(name: str, value: str) -> tuple[list[str], list[str]]:
+    """The good URLs of a file (one per line), and a line for each bad one.
+
+    A bad line is skipped with its line number and reason; the others are all
+    crawled. A file that cannot be read or decoded stops the run.
+    """
     path = Path(value)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        data = path.read_bytes()
     except OSError as exc:
         raise ArgumentError(name, f"cannot read {value!r}: {exc.strerror}") from exc
-    urls = [
-        ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")
-    ]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ArgumentError(name, f"{value!r} line {line}: not UTF-8") from None
+    urls: list[str] = []
+    skipped: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        url = raw.strip()
+        if not url or url.startswith("#"):
+            continue
+        # One URL per line: a URL may contain commas (``/leak,3412544.html``).
+        problem = url_problem(url)
+        if problem:
+            shown = url if len(url) <= 120 else url[:120] + "..."
+            skipped.append(f"{value} line {number}: {problem}: {shown!r}")
+        else:
+            urls.append(url)
     if not urls:
-        raise ArgumentError(name, f"{value!r} holds no URL")
-    # One URL per line: a URL may contain commas (``/leak,3412544.html``).
-    return _urls(name, urls)
+        detail = f" ({skipped[0]})" if skipped else ""
+        raise ArgumentError(name, f"{value!r} holds no usable URL{detail}")
+    return urls, skipped
 
 
 def _bool(name: str, value: object) -> bool:
@@ -91,16 +140,18 @@ def _check_known(known: frozenset[str], kwargs: Mapping[str, Any]) -> None:
         )
 
 
-def _start_urls(kwargs: Mapping[str, Any]) -> list[str]:
-    """URLs from ``url`` (comma-separated) and ``urls_file`` (one per line)."""
+def _start_urls(kwargs: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """Start URLs from ``url`` and ``urls_file``, and the file's skipped lines."""
     urls: list[str] = []
+    skipped: list[str] = []
     if kwargs.get("url") is not None:
         urls += _urls("url", str(kwargs["url"]))
         if not urls:
             raise ArgumentError("url", "no URL given")
     if kwargs.get("urls_file") is not None:
-        urls += _urls_file("urls_file", str(kwargs["urls_file"]))
-    return urls
+        listed, skipped = _urls_file("urls_file", str(kwargs["urls_file"]))
+        urls += listed
+    return urls, skipped
 
 
 def _since(kwargs: Mapping[str, Any]) -> str | None:
@@ -179,6 +230,8 @@ class EuronewsParams:
 
     #: Explicit start URLs (articles, or listing pages whose articles are crawled).
     urls: tuple[str, ...] = ()
+    #: Lines of ``urls_file`` skipped, each with its number and reason.
+    skipped_lines: tuple[str, ...] = ()
     #: Editions whose front pages seed the crawl when no URL is given (validated:
     #: every edition unless some are named).
     editions: tuple[str, ...] = ()
@@ -228,7 +281,7 @@ class EuronewsParams:
         (the editions, when no URL is given).
         """
         _check_known(cls.KNOWN, kwargs)
-        urls = _start_urls(kwargs)
+        urls, skipped = _start_urls(kwargs)
         editions = _editions(cls.SITE, "editions", "all")
         if kwargs.get("editions") is not None:
             if urls:
@@ -243,6 +296,7 @@ class EuronewsParams:
             )
         return cls(
             urls=tuple(dict.fromkeys(urls)),
+            skipped_lines=tuple(skipped),
             editions=editions,
             related_depth=RELATED_DEPTH.read(kwargs),
             since=_since(kwargs),
@@ -257,6 +311,8 @@ class NewsParams:
 
     #: Start pages: articles, front or section pages.
     urls: tuple[str, ...] = ()
+    #: Lines of ``urls_file`` skipped, each with its number and reason.
+    skipped_lines: tuple[str, ...] = ()
     #: RSS/Atom feeds whose items are crawled.
     feeds: tuple[str, ...] = ()
     #: Sitemaps (indexes and Google News sitemaps too) whose URLs are crawled.
@@ -304,7 +360,7 @@ class NewsParams:
         Its seeds then come from the cluster (``newscrawl seed``).
         """
         _check_known(cls.KNOWN, kwargs)
-        urls = _start_urls(kwargs)
+        urls, skipped = _start_urls(kwargs)
         feeds = _urls("feed", str(kwargs["feed"])) if kwargs.get("feed") else []
         sitemaps = (
             _urls("sitemap", str(kwargs["sitemap"])) if kwargs.get("sitemap") else []
@@ -322,6 +378,7 @@ class NewsParams:
                 raise ArgumentError("site", f"unknown site {site!r} (known: {known})")
         return cls(
             urls=tuple(dict.fromkeys(urls)),
+            skipped_lines=tuple(skipped),
             feeds=tuple(dict.fromkeys(feeds)),
             sitemaps=tuple(dict.fromkeys(sitemaps)),
             depth=DEPTH.read(kwargs),

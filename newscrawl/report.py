@@ -78,6 +78,8 @@ def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str
         "repeats_skipped": stats.get("newscrawl/state/skipped_this_run", 0),
         "resumed_requests": stats.get("newscrawl/state/resumed", 0),
         "recovered_feeds": stats.get("newscrawl/state/recovered_feeds", 0),
+        # Lines of urls_file skipped (bad URL), each named in the log.
+        "seeds_skipped": stats.get("newscrawl/seeds/skipped", 0),
         "failed_final": _group(stats, "newscrawl/state/failed_final/"),
         "redirects_refused": _group(stats, "newscrawl/redirect/"),
         "item_errors": _group(stats, "newscrawl/item_error/"),

@@ -131,6 +131,12 @@ class NewscrawlSpider(scrapy.Spider):
         return requests
 
     async def start(self) -> AsyncIterator[Any]:
+        skipped = getattr(self.params, "skipped_lines", ())
+        for line in skipped:
+            # A bad line costs only itself: each is named, the rest are crawled.
+            self.logger.warning("Skipped %s", line)
+        if skipped:
+            self._count("seeds/skipped", len(skipped))
         for request in self.resume_requests():
             yield request
         for kind, url in self.plan.starts:
