@@ -161,3 +161,29 @@ async def test_a_crawl_started_from_python_stops_and_exports_nothing(tmp_path):
     assert crawler.newscrawl_exit_code == ExitCode.COMPONENT
     lines = feed.read_text("utf-8").splitlines() if feed.exists() else []
     assert [json.loads(line) for line in lines] == []
+
+
+def test_a_cluster_worker_without_its_redis_says_so_first(tmp_path):
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "news",
+            "-s",
+            f"NEWSCRAWL_CLUSTER={url}",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == ExitCode.COMPONENT, result.stderr[-3000:]
+    # The first thing it says, after Scrapy's one start-up line.
+    said = [ln for ln in result.stderr.splitlines() if "[scrapy." not in ln]
+    assert said[0].startswith(f"cannot reach the cluster's Redis at {url}: ")
+    assert "Traceback" not in result.stderr

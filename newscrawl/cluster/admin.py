@@ -28,6 +28,17 @@ def connect(url: str) -> redis.Redis:
     return client
 
 
+def unreachable(url: str) -> str | None:
+    """Why the cluster's Redis at ``url`` cannot be used, or ``None``."""
+    import redis as redis_py  # noqa: PLC0415
+
+    try:
+        connect(url).close()
+    except (redis_py.RedisError, ValueError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 def push_seeds(
     client: redis.Redis, spider: str, seeds: Iterable[tuple[str, str]]
 ) -> int:

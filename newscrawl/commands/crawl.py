@@ -154,6 +154,17 @@ class Command(ScrapyCrawlCommand):
         try:
             from newscrawl.state.extension import probe_state  # noqa: PLC0415
 
+            cluster = defaults.get(settings, "NEWSCRAWL_CLUSTER")
+            if cluster:
+                from newscrawl.cluster.admin import unreachable  # noqa: PLC0415
+
+                why = unreachable(str(cluster))
+                if why:
+                    sys.stderr.write(
+                        f"cannot reach the cluster's Redis at {cluster}: {why}\n"
+                    )
+                    self.exitcode = int(ExitCode.COMPONENT)
+                    return
             unusable = probe_state(settings, args[0])
             if unusable:
                 # Refused before any request: a run without its state would write
