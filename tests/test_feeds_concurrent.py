@@ -21,7 +21,7 @@ from newscrawl.commands.crawl import Command, run_lock
 from newscrawl.feeds import PART_SUFFIX, AtomicFileFeedStorage, try_lock
 from newscrawl.health import ExitCode
 from newscrawl.lock import RunLock
-from newscrawl.state.recovery import recover_parts
+from newscrawl.state.recovery import feed_dirs_from, recover_parts
 
 ROOT = Path(__file__).resolve().parent.parent
 URI = "items-%(time)s.jsonl"
@@ -237,8 +237,10 @@ class FakeProcess:
     [("", ExitCode.LOCKED, False), ("redis://localhost:6379/0", 0, True)],
 )
 def test_a_held_run_lock_stops_a_plain_run_but_not_a_cluster_worker(
-    tmp_path, cluster, exitcode, started
+    tmp_path, monkeypatch, cluster, exitcode, started
 ):
+    # The lock is the subject here: the worker's Redis counts as reachable.
+    monkeypatch.setattr("newscrawl.cluster.admin.unreachable", lambda url: None)
     state_dir = tmp_path / "state"
     other_run = RunLock(state_dir / "news.lock")
     assert other_run.acquire()
@@ -278,3 +280,38 @@ def test_without_hard_links_the_part_is_still_created_exclusively(
         "items-2.jsonl",
         "items.jsonl",
     ]
+
+
+def test_recovery_touches_only_its_own_unfinished_feeds(tmp_path):
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    outside = tmp_path / "outside.jsonl.part"
+    outside.write_bytes(b'{"url": "https://x.example/1"}\ntorn')
+    foreign = feeds / "notes.txt.part"
+    foreign.write_bytes(b"a user's download\nhalf a li")
+    (feeds / "items-2026-01-01T00-00-00+00-00.jsonl.part").symlink_to(outside)
+    ours = feeds / "items-2026-01-02T00-00-00+00-00-2.jsonl.part"
+    ours.write_bytes(b'{"url": "https://x.example/2"}\ntorn')
+    pattern = feed_dirs_from({str(feeds / URI): {}}, "news")[0][1]
+
+    recovered = recover_parts(feeds, None, pattern)
+
+    assert recovered == [{"path": str(ours.with_suffix("")), "items": 1}]
+    # Another program's file, and the file a symlink points out to: byte-for-byte.
+    assert foreign.read_bytes() == b"a user's download\nhalf a li"
+    assert outside.read_bytes() == b'{"url": "https://x.example/1"}\ntorn'
+    assert (feeds / "items-2026-01-01T00-00-00+00-00.jsonl.part").is_symlink()
+
+
+def test_a_bare_feed_name_recovers_only_that_name(tmp_path):
+    # FEEDS naming a bare file: its folder (here the working one) holds others.
+    mine = tmp_path / "items.jsonl.part"
+    mine.write_bytes(b'{"url": "https://x.example/3"}\n')
+    other = tmp_path / "export.jsonl.part"
+    other.write_bytes(b"someone else's\ntorn")
+    folder, pattern = feed_dirs_from({"items.jsonl": {}}, "news")[0]
+    assert folder == Path()
+    assert recover_parts(tmp_path, None, pattern) == [
+        {"path": str(tmp_path / "items.jsonl"), "items": 1}
+    ]
+    assert other.read_bytes() == b"someone else's\ntorn"

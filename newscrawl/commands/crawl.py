@@ -56,7 +56,7 @@ def unwritable_output(settings: BaseSettings, spider: str) -> str | None:
     from newscrawl.state.recovery import feed_dirs_from  # noqa: PLC0415
 
     dirs = [Path(defaults.get(settings, "NEWSCRAWL_STATE_DIR"))]
-    dirs += feed_dirs_from(settings.getdict("FEEDS"), spider)
+    dirs += [folder for folder, _ in feed_dirs_from(settings.getdict("FEEDS"), spider)]
     for directory in dirs:
         try:
             directory.mkdir(parents=True, exist_ok=True)

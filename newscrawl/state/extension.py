@@ -141,9 +141,9 @@ class CrawlStateExtension:
                 self.crawler.engine.close_spider_async(reason="state_unavailable")
             )
             return
-        for directory in feed_dirs(self.crawler, spider.name):
+        for directory, pattern in feed_dirs(self.crawler, spider.name):
             if directory.is_dir():
-                self.recovered += recover_parts(directory, self.state)
+                self.recovered += recover_parts(directory, self.state, pattern)
         if self.recovered:
             self._stats("recovered_feeds", len(self.recovered))
 

@@ -13,6 +13,8 @@ import datetime as dt
 import json
 import logging
 import os
+import re
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,35 +28,86 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def feed_dirs(crawler: Crawler, spider_name: str) -> list[Path]:
-    """Directories the crawl's file feeds are written to."""
+def feed_dirs(crawler: Crawler, spider_name: str) -> list[tuple[Path, re.Pattern[str]]]:
+    """Where the crawl's file feeds are written, and the names of their parts."""
     return feed_dirs_from(crawler.settings.getdict("FEEDS"), spider_name)
 
 
-def feed_dirs_from(feeds: dict[Any, Any], spider_name: str) -> list[Path]:
-    """Directories of the ``file`` feeds among a FEEDS setting."""
-    dirs = []
+def feed_dirs_from(
+    feeds: dict[Any, Any], spider_name: str
+) -> list[tuple[Path, re.Pattern[str]]]:
+    """Each ``file`` feed's directory, with the names of its ``.part`` files."""
+    found = []
     for uri in feeds:
         path = str(uri).removeprefix("file://")
         if "://" in path:
             continue
-        dirs.append(Path(path.replace("%(name)s", spider_name)).parent)
-    return dirs
+        template = Path(path.replace("%(name)s", spider_name))
+        found.append((template.parent, part_pattern(template.name)))
+    return found
 
 
-def recover_parts(directory: Path, state: CrawlState | None) -> list[dict[str, Any]]:
+def part_pattern(name: str) -> re.Pattern[str]:
+    """The ``.part`` names a feed named by the template ``name`` can leave.
+
+    The feed storage writes ``<name>.part`` and, when two runs pick one name,
+    ``<stem>-2<suffix>.part`` (:func:`newscrawl.feeds.unique_path`).
+
+    >>> pattern = part_pattern("%(time)s.jsonl")
+    >>> bool(pattern.match("2026-12-07T23-55-37+00-00.jsonl.part"))
+    True
+    >>> bool(pattern.match("2026-12-07T23-55-37+00-00-2.jsonl.part"))
+    True
+    >>> bool(pattern.match("notes.txt.part")), bool(part_pattern("items.jsonl").match("x.jsonl.part"))
+    (False, False)
+    """  # noqa: E501
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    regex = ""
+    for piece in re.split(r"(%\(\w+\)[sd])", stem):
+        if piece.startswith("%("):
+            regex += r"\d+" if piece.endswith("d") else r"[^/]+?"
+        else:
+            regex += re.escape(piece)
+    ending = re.escape(f".{suffix}" if dot else "") + re.escape(PART_SUFFIX)
+    return re.compile(f"{regex}(?:-\\d+)?{ending}\\Z")
+
+
+#: The parts of newscrawl's default feed (``output/<spider>/<UTC time>.jsonl``).
+DEFAULT_PART = part_pattern("%(time)s.jsonl")
+
+
+def recover_parts(
+    directory: Path,
+    state: CrawlState | None,
+    pattern: re.Pattern[str] = DEFAULT_PART,
+) -> list[dict[str, Any]]:
     """Finalise the ``.part`` feeds an unfinished run left in ``directory``.
 
-    A ``.part`` whose ``flock`` a live process holds (a concurrent worker still
-    writing it, or another run recovering it) is skipped.
+    Only the crawler's own unfinished feeds: regular files named by ``pattern``
+    (the feed's template). Anything else, a symlink included, is left
+    byte-for-byte. A ``.part`` whose ``flock`` a live process holds (a concurrent
+    worker still writing it, or another run recovering it) is skipped.
     """
     recovered = []
     for part in sorted(directory.glob(f"*{PART_SUFFIX}")):
+        if not pattern.match(part.name):
+            continue  # another program's file: never ours to cut
         final = part.with_name(part.name.removesuffix(PART_SUFFIX))
         try:
-            fh = part.open("r+b")
+            # O_NOFOLLOW: a symlink named like a feed is not followed out of
+            # the folder (it fails with ELOOP and is left alone).
+            fd = os.open(part, os.O_RDWR | os.O_NOFOLLOW)
         except FileNotFoundError:
             continue  # finalised by its writer since the listing
+        except OSError as exc:
+            logger.warning("Not recovering %s: %s", part, exc.strerror or exc)
+            continue
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            continue
+        fh = os.fdopen(fd, "r+b")
         with fh:  # closing it drops the lock, after the rename
             if not try_lock(fh.fileno()):
                 logger.info("Skipping %s: locked by a running process", part)
