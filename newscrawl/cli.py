@@ -115,17 +115,17 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
+    from newscrawl.offline import PageTooLargeError, read_saved_page  # noqa: PLC0415
     from newscrawl.page import process_page  # noqa: PLC0415
 
     try:
-        body = args.page.read_bytes()
+        body = read_saved_page(args.page)
     except OSError as exc:
         print(f"parse: cannot read {args.page}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    if args.page.suffix == ".gz":
-        import gzip  # noqa: PLC0415
-
-        body = gzip.decompress(body)
+    except (PageTooLargeError, EOFError) as exc:
+        print(f"parse: {exc}", file=sys.stderr)
+        return 1
     # The crawl's page work: charset chosen (unless --encoding), markup repaired.
     page = process_page(
         body,
@@ -171,9 +171,17 @@ def _cmd_extract(args: argparse.Namespace) -> int:
             )
             return 2
 
+    page = None
+    if args.page:
+        try:
+            page = offline.saved_page(args.page, args.url, args.fetched_at)
+        except (offline.PageTooLargeError, OSError, EOFError) as exc:
+            print(f"extract: {exc}", file=sys.stderr)
+            return 1
+
     def records() -> Any:
-        if args.page:
-            yield offline.saved_page(args.page, args.url, args.fetched_at)
+        if page is not None:
+            yield page
         if args.warc:
             # Indexed together: a revisit in one file may refer to another.
             yield from offline.iter_warc(*args.warc)

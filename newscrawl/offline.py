@@ -223,11 +223,34 @@ def run(
     return summary
 
 
-def saved_page(path: Path, url: str, fetched_at: str | None = None) -> Record:
-    """A page saved to disk (``.html`` or ``.html.gz``) as a record."""
-    body = path.read_bytes()
+class PageTooLargeError(ValueError):
+    """A saved page over ``MAX_BODY_BYTES`` (decompressed): refused, as in a crawl."""
+
+
+def read_saved_page(path: Path) -> bytes:
+    """The bytes of a saved page (``.html``, or ``.html.gz`` decompressed).
+
+    Read in a bounded way: a small ``.gz`` that inflates to gigabytes (a bomb) is
+    refused at ``MAX_BODY_BYTES`` instead of filling memory.
+    """
     if path.suffix == ".gz":
         import gzip  # noqa: PLC0415
 
-        body = gzip.decompress(body)
-    return Record(url=url, body=body, headers=[], fetched_at=fetched_at)
+        with gzip.open(path, "rb") as fh:
+            body = fh.read(MAX_BODY_BYTES + 1)
+    else:
+        with path.open("rb") as fh:
+            body = fh.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise PageTooLargeError(
+            f"{path}: larger than {MAX_BODY_BYTES // (1024 * 1024)} MiB"
+            + (" once decompressed" if path.suffix == ".gz" else "")
+        )
+    return body
+
+
+def saved_page(path: Path, url: str, fetched_at: str | None = None) -> Record:
+    """A page saved to disk (``.html`` or ``.html.gz``) as a record."""
+    return Record(
+        url=url, body=read_saved_page(path), headers=[], fetched_at=fetched_at
+    )

@@ -182,3 +182,47 @@ def test_corpus_warc_gives_one_item_per_page(tmp_path):
     assert summary.items + sum(summary.failed.values()) == pages
     assert summary.items >= pages - 2
     assert not summary.skipped
+
+
+def test_a_saved_page_that_inflates_to_gigabytes_is_refused_in_bounded_memory(tmp_path):
+    import gzip
+    import subprocess
+    import sys
+
+    bomb = tmp_path / "page.html.gz"
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        chunk = b"<p>" + b"a" * (1024 * 1024) + b"</p>"
+        for _ in range(1024):  # 1 GiB of markup, about 1 MB on disk
+            fh.write(chunk)
+    assert bomb.stat().st_size < 5 * 1024 * 1024
+    # The command in a process that reports its own peak memory (kB) at exit.
+    wrapper = (
+        "import resource, runpy, sys\n"
+        "sys.argv = ['newscrawl', *sys.argv[1:]]\n"
+        "try:\n"
+        "    runpy.run_module('newscrawl', run_name='__main__')\n"
+        "finally:\n"
+        "    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    print(f'peak-kb {peak}', file=sys.stderr)\n"
+    )
+    for command in ("extract", "parse"):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                wrapper,
+                command,
+                str(bomb),
+                "--url",
+                "https://news.example/2026/01/01/a-story",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr[-2000:]
+        assert "larger than 20 MiB once decompressed" in result.stderr
+        assert "Traceback" not in result.stderr
+        peak_kb = int(result.stderr.rsplit("peak-kb ", 1)[1])
+        assert peak_kb < 400 * 1024, f"{command}: {peak_kb} kB"
