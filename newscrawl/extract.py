@@ -14,6 +14,7 @@ import re
 from typing import TYPE_CHECKING, Any, Protocol
 
 from newscrawl.heuristics import GenericLayer, PageContext, field_order
+from newscrawl.items import LIST_CAPS, TEXT_CAPS, cap_text
 from newscrawl.loaders import ArticleLoader, content_hash
 from newscrawl.processors import url_key, word_count
 from newscrawl.structured import StructuredData
@@ -142,6 +143,7 @@ def extract_article(
     item.url = response.url
     item.site = site or (profile.key if profile else _host_site(response.url))
     item.fetched_at = fetched_at or utc_now()
+    _cap(item, stats)
     _finish(item, provenance, site_name)
     item.provenance = {k: v for k, v in provenance.items() if v}
     return item
@@ -209,6 +211,42 @@ def _host_site(url: str) -> str:
 
     host = urlsplit(url).hostname or ""
     return host.removeprefix("www.")
+
+
+def _cap(item: ArticleItem, stats: Stats | None) -> None:
+    """Cut over-long values to the contract's caps, counting each field cut."""
+    capped: set[str] = set()
+
+    def text(field: str, value: str | None) -> str | None:
+        if value is None or len(value) <= TEXT_CAPS[field]:
+            return value
+        capped.add(field)
+        return cap_text(value, TEXT_CAPS[field])
+
+    for field in ("title", "summary", "byline", "section", "story_id", "body"):
+        setattr(item, field, text(field, getattr(item, field)))
+    for field in ("authors", "tags"):
+        values = getattr(item, field)
+        if len(values) > LIST_CAPS[field]:
+            capped.add(field)
+            values = values[: LIST_CAPS[field]]
+        setattr(item, field, [text(field, v) for v in values])
+    for field, parts in (("images", ("caption", "credit")), ("related", ("title",))):
+        entries = getattr(item, field)
+        if len(entries) > LIST_CAPS[field]:
+            capped.add(field)
+            entries = entries[: LIST_CAPS[field]]
+        setattr(
+            item,
+            field,
+            [
+                {k: text(f"{field}.{k}", v) if k in parts else v for k, v in e.items()}
+                for e in entries
+            ],
+        )
+    if stats is not None:
+        for field in sorted(capped):
+            stats.inc_value(f"newscrawl/capped/{field}")
 
 
 def _finish(item: ArticleItem, provenance: dict[str, str], site_name: str) -> None:

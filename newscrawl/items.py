@@ -9,6 +9,47 @@ from typing import Any
 SCHEMA_VERSION = "1.1"
 
 
+#: The longest value a text field may have (characters), and for list fields the
+#: most entries. A longer value is cut at the cap (at a word boundary where one is
+#: near) and counted as ``newscrawl/capped/<field>``: a 4 MB headline is markup
+#: gone wrong, not a headline. Listed in docs/extraction.md (tested).
+TEXT_CAPS: dict[str, int] = {
+    "title": 1_000,
+    "summary": 5_000,
+    "byline": 1_000,
+    "section": 200,
+    "story_id": 200,
+    "body": 1_000_000,
+    "authors": 200,
+    "tags": 100,
+    "images.caption": 2_000,
+    "images.credit": 500,
+    "related.title": 1_000,
+}
+LIST_CAPS: dict[str, int] = {
+    "authors": 50,
+    "tags": 100,
+    "images": 100,
+    "related": 200,
+}
+
+
+def cap_text(value: str, limit: int) -> str:
+    """``value`` cut to ``limit`` characters, at a word boundary if one is near.
+
+    >>> capped = cap_text("word " * 30, 100)
+    >>> len(capped), capped[-6:]
+    (99, 'd word')
+    >>> cap_text("abcdefghij", 4)
+    'abcd'
+    """
+    if len(value) <= limit:
+        return value
+    cut = value[:limit]
+    space = cut.rfind(" ")
+    return cut[:space].rstrip() if space > limit * 0.9 - 1 else cut
+
+
 @dataclass
 class ArticleItem:
     """One news article, as written to a JSONL line.

@@ -84,6 +84,8 @@ def build_report(stats: dict[str, Any], feeds: list[dict[str, Any]]) -> dict[str
         "redirects_refused": _group(stats, "newscrawl/redirect/"),
         "item_errors": _group(stats, "newscrawl/item_error/"),
         "repaired": _group(stats, "newscrawl/repaired/"),
+        # Fields cut to the contract's caps (newscrawl.items.TEXT_CAPS, LIST_CAPS).
+        "capped": _group(stats, "newscrawl/capped/"),
         "charset_fixed": _group(stats, "newscrawl/charset/"),
         "hosts": _group(stats, "newscrawl/hosts/"),
         "event_loop": _group(stats, "newscrawl/loop/"),
