@@ -72,6 +72,12 @@ DOWNLOADER_MIDDLEWARES = {
 # Cron safety net: no run lasts more than six hours.
 CLOSESPIDER_TIMEOUT = 6 * 3600
 
+# Scrapy's default resolver looks up IPv4 only: an IPv6 literal or an IPv6-only
+# host failed as a DNS error. This one resolves both (the whole attempt stays
+# bounded by DOWNLOAD_TIMEOUT, which this resolver does not shorten: DNS_TIMEOUT
+# is ignored).
+DNS_RESOLVER = "scrapy.resolver.CachingHostnameResolver"
+
 COOKIES_ENABLED = False
 # No remote control of a crawl: neither the telnet console nor Scrapy's HTTP
 # control endpoint (on by default in Scrapy 2.19) is opened.

@@ -111,3 +111,34 @@ def test_an_over_long_link_is_refused_and_counted_not_left_pending():
     links = Links("page", "https://news.example/", Request, urls=(LONG,))
     assert list(policy.requests(links, 0)) == []
     assert crawler.stats.get_value("newscrawl/links/page/too_long") == 1
+
+
+def test_an_ipv6_literal_seed_is_crawled(tmp_path):
+    import socket
+    import threading
+    from functools import partial
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class Server6(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    try:
+        server = Server6(("::1", 0), partial(Quiet, directory=str(GENERIC)))
+    except OSError as exc:  # a kernel built without IPv6: nothing to test
+        pytest.skip(f"no IPv6 loopback here: {exc}")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://[::1]:{server.server_address[1]}{STORY}.html"
+        result = _crawl(tmp_path, "-a", f"url={url}", "-a", "depth=0")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.returncode == 0, result.stderr[-3000:]
+    feeds = list((tmp_path / "output" / "news").glob("*.jsonl"))
+    urls = {json.loads(ln)["url"] for f in feeds for ln in f.read_text().splitlines()}
+    assert urls == {url}
