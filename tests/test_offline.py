@@ -225,4 +225,6 @@ def test_a_saved_page_that_inflates_to_gigabytes_is_refused_in_bounded_memory(tm
         assert "larger than 20 MiB once decompressed" in result.stderr
         assert "Traceback" not in result.stderr
         peak_kb = int(result.stderr.rsplit("peak-kb ", 1)[1])
-        assert peak_kb < 400 * 1024, f"{command}: {peak_kb} kB"
+        # Unbounded, the 1 GiB page alone would take over 1,048,576 kB; the
+        # interpreter and its imports take a few hundred MB.
+        assert peak_kb < 800 * 1024, f"{command}: {peak_kb} kB"
