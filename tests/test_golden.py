@@ -16,7 +16,8 @@ from newscrawl.schema import validation_errors
 from newscrawl.sites import REGISTRY
 
 GOLDEN = Path(__file__).with_name("golden")
-FILES = ("page.html", "meta.json", "expected.json")
+FILES = ("meta.json", "expected.json")
+ROOT = GOLDEN.parent.parent
 GENERIC = "generic"
 #: Layers that fill a field when no site profile is used.
 GENERIC_LAYERS = frozenset(DEFAULT_ORDER) - {"site"}
@@ -25,9 +26,10 @@ PARSERS = frozenset(
     {version.name() for versions in REGISTRY.values() for version in versions}
 )
 META_REQUIRED = {"url", "fetched_at", "site", "parser"}
-#: ``empty``: fields expected empty; ``dropped``: the pipeline's drop reason;
+#: ``page``: the page, a file of the repository's own sample sites (else the
+#: case's ``page.html``); ``empty``: fields expected empty; ``dropped``: the pipeline's drop reason;
 #: ``known_disagreements``: expected key -> why the extractor disagrees (xfail).
-META_OPTIONAL = {"empty", "dropped", "known_disagreements"}
+META_OPTIONAL = {"empty", "dropped", "known_disagreements", "page"}
 
 
 def _paragraphs(item: dict[str, Any]) -> list[str]:
@@ -88,11 +90,17 @@ EMPTY_CHECKS = [
 ]
 
 
+def _page(name: str) -> Path:
+    """The case's page: where ``meta.json`` says, or its own ``page.html``."""
+    given = META[name].get("page")
+    return ROOT / given if given else CASES[name] / "page.html"
+
+
 @cache
 def _result(name: str) -> PageResult:
     meta = META[name]
     return process_page(
-        (CASES[name] / "page.html").read_bytes(),
+        _page(name).read_bytes(),
         url=meta["url"],
         site=meta["site"],
         fetched_at=meta["fetched_at"],
@@ -169,6 +177,7 @@ def test_case_files(case):
     folder = CASES[case]
     missing = [f for f in FILES if not (folder / f).is_file()]
     assert not missing, f"{case}: missing {missing}"
+    assert _page(case).is_file(), f"{case}: no page at {_page(case)}"
     for file in ("meta.json", "expected.json"):
         data = json.loads((folder / file).read_text("utf-8"))
         assert isinstance(data, dict), f"{case}: {file} is not an object"
