@@ -210,7 +210,8 @@ def test_the_readme_cron_line_mails_a_failed_run(cron_project):
 # -- what a crawl says ------------------------------------------------------
 
 
-def _crawl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def crawl_news(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``scrapy crawl news ARGS`` run in ``cwd`` as a user would, fast settings."""
     command = [sys.executable, "-m", "scrapy", "crawl", "news", *args]
     for name, value in FAST.items():
         command += ["-s", f"{name}={value}"]
@@ -220,13 +221,13 @@ def _crawl(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_rerun_says_why_it_exported_nothing_and_how_to_get_everything(tmp_path):
     with serve(GENERIC) as base:
-        first = _crawl(tmp_path, "-a", f"feed={base}/feed.xml", "-O", "items.json")
+        first = crawl_news(tmp_path, "-a", f"feed={base}/feed.xml", "-O", "items.json")
         assert first.returncode == 0, first.stderr
         exported = json.loads((tmp_path / "items.json").read_text("utf-8"))
         assert len(exported) >= 3
         (tmp_path / "items.json").unlink()
-        again = _crawl(tmp_path, "-a", f"feed={base}/feed.xml", "-O", "items.json")
-        everything = _crawl(
+        again = crawl_news(tmp_path, "-a", f"feed={base}/feed.xml", "-O", "items.json")
+        everything = crawl_news(
             tmp_path,
             "-a",
             f"feed={base}/feed.xml",
@@ -271,7 +272,7 @@ def test_a_rerun_says_why_it_exported_nothing_and_how_to_get_everything(tmp_path
 
 def test_network_failures_are_one_line_each_without_traceback(tmp_path):
     dead = f"http://127.0.0.1:{closed_port()}"
-    result = _crawl(tmp_path, "-a", f"url={dead}/,{dead}/2026/01/01/a-story-here")
+    result = crawl_news(tmp_path, "-a", f"url={dead}/,{dead}/2026/01/01/a-story-here")
     assert result.returncode == 4
     assert "Traceback" not in result.stderr
     log = [ln for ln in result.stderr.splitlines() if not ln.startswith("newscrawl:")]

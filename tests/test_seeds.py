@@ -6,9 +6,6 @@ the line."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,23 +16,13 @@ from newscrawl.follow import MAX_URL_LENGTH, FollowPolicy, FollowRules, Links
 from newscrawl.params import ArgumentError, NewsParams
 
 from .conftest import serve
-from .test_hostile import FAST
+from .test_first_hour import crawl_news
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = Path(__file__).with_name("sites") / "generic"
 LONG = "https://news.example/2026/01/01/" + "a" * 10_000
 STORY = "/2026/03/02/harbour-bridge-reopens-after-eight-months-of-repairs"
 OTHER = "/2026/02/28/ferry-fares-to-rise-for-the-first-time-in-a-decade"
-
-
-def _crawl(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
-    command = [sys.executable, "-m", "scrapy", "crawl", "news", *args]
-    for name, value in FAST.items():
-        command += ["-s", f"{name}={value}"]
-    return subprocess.run(
-        command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False
-    )
 
 
 def test_each_bad_line_is_named_and_skipped_and_every_good_line_crawled(tmp_path):
@@ -54,7 +41,7 @@ def test_each_bad_line_is_named_and_skipped_and_every_good_line_crawled(tmp_path
             )
             + "\n"
         )
-        result = _crawl(tmp_path, "-a", f"urls_file={seeds}", "-a", "depth=0")
+        result = crawl_news(tmp_path, "-a", f"urls_file={seeds}", "-a", "depth=0")
     assert result.returncode == 0, result.stderr[-3000:]
     skipped = [ln for ln in result.stderr.splitlines() if "WARNING: Skipped" in ln]
     assert [ln.split("WARNING: Skipped ")[1].split(": ")[0] for ln in skipped] == [
@@ -84,7 +71,7 @@ def test_each_bad_line_is_named_and_skipped_and_every_good_line_crawled(tmp_path
 def test_an_undecodable_file_stops_the_run_naming_file_and_line(tmp_path):
     seeds = tmp_path / "seeds.txt"
     seeds.write_bytes(b"https://news.example/a\nhttps://news.example/b\n\xff\xfe bad\n")
-    result = _crawl(tmp_path, "-a", f"urls_file={seeds}")
+    result = crawl_news(tmp_path, "-a", f"urls_file={seeds}")
     assert result.returncode == 2
     assert f"argument 'urls_file': '{seeds}' line 3: not UTF-8" in result.stderr
     assert "Traceback" not in result.stderr
@@ -134,7 +121,7 @@ def test_an_ipv6_literal_seed_is_crawled(tmp_path):
     thread.start()
     try:
         url = f"http://[::1]:{server.server_address[1]}{STORY}.html"
-        result = _crawl(tmp_path, "-a", f"url={url}", "-a", "depth=0")
+        result = crawl_news(tmp_path, "-a", f"url={url}", "-a", "depth=0")
     finally:
         server.shutdown()
         server.server_close()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import ast
 import re
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from newscrawl import defaults
 from newscrawl import settings as project
+
+from .test_first_hour import crawl_news
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "newscrawl"
@@ -87,24 +86,12 @@ def test_the_docs_list_every_setting_from_the_table():
     ],
 )
 def test_a_bad_setting_stops_the_run_before_it_starts(tmp_path, setting, message):
-    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "news",
-            "-a",
-            "url=http://127.0.0.1:9/",
-            "-s",
-            setting,
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = crawl_news(
+        tmp_path,
+        "-a",
+        "url=http://127.0.0.1:9/",
+        "-s",
+        setting,
     )
     assert result.returncode == 2, result.stderr[-2000:]
     name = setting.partition("=")[0]

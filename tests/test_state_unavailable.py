@@ -9,9 +9,6 @@ was, and exports nothing; a crawl started from Python stops at spider open.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +22,8 @@ from newscrawl.state.sqlite import SQLiteState
 
 from .conftest import serve
 from .test_e2e import project_settings
-from .test_hostile import FAST, closed_port
+from .test_first_hour import crawl_news
+from .test_hostile import closed_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GENERIC = Path(__file__).with_name("sites") / "generic"
@@ -69,28 +67,13 @@ def test_scrapy_crawl_refuses_a_damaged_sqlite_state(tmp_path, kind):
     state = tmp_path / "state" / "news.sqlite"
     _damage(kind, state)
     before = _snapshot(state)
-    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
     with serve(GENERIC) as site:
-        command = [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "news",
+        result = crawl_news(
+            tmp_path,
             "-a",
             f"feed={site}/feed.xml",
             "-s",
             f"NEWSCRAWL_STATE_DIR={tmp_path / 'state'}",
-        ]
-        for name, value in FAST.items():
-            command += ["-s", f"{name}={value}"]
-        result = subprocess.run(
-            command,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
         )
     assert result.returncode == ExitCode.COMPONENT, result.stderr[-3000:]
     first = result.stderr.strip().splitlines()[-1]
@@ -107,24 +90,12 @@ def test_scrapy_crawl_refuses_a_damaged_sqlite_state(tmp_path, kind):
 
 def test_scrapy_crawl_refuses_a_redis_state_nobody_answers_for(tmp_path):
     url = f"redis://127.0.0.1:{closed_port()}/0"
-    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "news",
-            "-a",
-            f"url=http://127.0.0.1:{closed_port()}/",
-            "-s",
-            f"NEWSCRAWL_STATE={url}",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = crawl_news(
+        tmp_path,
+        "-a",
+        f"url=http://127.0.0.1:{closed_port()}/",
+        "-s",
+        f"NEWSCRAWL_STATE={url}",
     )
     assert result.returncode == ExitCode.COMPONENT, result.stderr[-3000:]
     last = result.stderr.strip().splitlines()[-1]
@@ -165,22 +136,10 @@ async def test_a_crawl_started_from_python_stops_and_exports_nothing(tmp_path):
 
 def test_a_cluster_worker_without_its_redis_says_so_first(tmp_path):
     url = f"redis://127.0.0.1:{closed_port()}/0"
-    shutil.copy(ROOT / "scrapy.cfg", tmp_path / "scrapy.cfg")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "scrapy",
-            "crawl",
-            "news",
-            "-s",
-            f"NEWSCRAWL_CLUSTER={url}",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    result = crawl_news(
+        tmp_path,
+        "-s",
+        f"NEWSCRAWL_CLUSTER={url}",
     )
     assert result.returncode == ExitCode.COMPONENT, result.stderr[-3000:]
     # The first thing it says, after Scrapy's one start-up line.
